@@ -1,0 +1,41 @@
+# shopbot: `make run` starts the assistant, `make test` runs every test. Both set up what they need.
+SHELL := /bin/bash
+PYTHON_VERSION := $(shell cat .python-version)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+
+.PHONY: setup run test data model nlu-report clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml constraints.txt
+	@python=$$(command -v python$(basename $(PYTHON_VERSION)) || true); \
+	  [ -x "$$python" ] || python=$$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION)/bin/python3; \
+	  [ -x "$$python" ] || python=python3; \
+	  "$$python" -c 'import sys; assert sys.version_info[:2] == (3, 10), "shopbot needs Python 3.10 (rasa 3.6), found " + sys.version' \
+	  && { [ -x $(BIN)/python ] || "$$python" -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade "pip<26" "wheel==0.45.1" "setuptools<71"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+setup: $(STAMP)  ## create .venv and install shopbot with its pinned dependencies
+
+data: setup  ## generate the demo store if missing
+	$(BIN)/shopbot data generate
+
+model: data  ## train the Rasa model if its inputs changed
+	$(BIN)/shopbot train
+
+run: model  ## set up, then start Oxigraph, the action server and the Rasa server (Ctrl-C stops them)
+	$(BIN)/shopbot run
+
+test: model  ## set up, then run rasa data validate, the test stories and the pytest suite
+	$(BIN)/shopbot test
+
+nlu-report: setup  ## 5-fold cross-validation of the NLU model (not part of make test)
+	$(BIN)/rasa test nlu --config config.yml --nlu data/nlu --cross-validation --folds 5 --out results/nlu
+
+clean:  ## remove the virtualenv, models and local data
+	rm -rf $(VENV) models var results

@@ -1,0 +1,1 @@
+"""Custom actions: read the tracker, ask the knowledge layer, render a reply."""

@@ -1,0 +1,1 @@
+"""The shopbot assistant: Rasa domain, custom NLU components, CLI and web app."""

@@ -1,0 +1,339 @@
+"""The ``shopbot`` command line: generate the demo store, load the graph, train, run and test."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from knowledge.settings import PROJECT_ROOT, Settings, get_settings
+
+
+def _say(message: str) -> None:
+    print(f"[shopbot] {message}", flush=True)
+
+
+def _client(settings: Settings):  # noqa: ANN202 - HttpSparqlClient
+    from knowledge.shop import Shop
+
+    return Shop.from_settings(settings).kg
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+def cmd_data_generate(args: argparse.Namespace) -> int:
+    """Generate the demo store's catalog and product images."""
+    from knowledge.demo_store import write_store
+
+    settings = get_settings()
+    out = Path(args.out) if args.out else settings.store_dir
+    if (out / "catalog.ttl").exists() and not args.force:
+        _say(f"demo store already at {out / 'catalog.ttl'} (use --force to regenerate)")
+        return 0
+    catalog, count = write_store(out, seed=args.seed)
+    _say(f"wrote {count} products to {catalog} and their images to {out / 'images'}")
+    return 0
+
+
+# --- knowledge graph ------------------------------------------------------------------------------
+
+def cmd_kg_load(args: argparse.Namespace) -> int:
+    """Load a Turtle file into the SPARQL endpoint, replacing what it holds."""
+    from knowledge.loading import load_graph, read_turtle
+
+    settings = get_settings()
+    path = Path(args.file) if args.file else settings.catalog_file
+    if not path.exists():
+        _say(f"no such file: {path} (run `shopbot data generate` for the demo store)")
+        return 2
+    _say(f"reading {path}")
+    graph = read_turtle(path)
+    count = load_graph(
+        _client(settings), graph, replace=not args.append,
+        progress=lambda done, total: _say(f"  {done}/{total} triples written"),
+    )
+    _say(f"loaded {count} triples into {settings.sparql_update_url}")
+    return 0
+
+
+def cmd_kg_validate(args: argparse.Namespace) -> int:
+    """Validate a Turtle file, or the live graph, against the SHACL shapes."""
+    from knowledge.loading import dump_graph, read_turtle
+    from knowledge.validation import validate
+
+    settings = get_settings()
+    if args.file:
+        graph, where = read_turtle(Path(args.file)), args.file
+    else:
+        graph, where = dump_graph(_client(settings)), settings.sparql_query_url
+    report = validate(graph)
+    if report.conforms:
+        _say(f"{where}: {len(graph)} triples conform to the shapes")
+        return 0
+    _say(f"{where}: {len(report.problems)} problems")
+    for problem in report.problems:
+        print(f"  - {problem}")
+    return 1
+
+
+def cmd_kg_stats(args: argparse.Namespace) -> int:
+    """Print how many triples and products the graph holds."""
+    from knowledge.products import count_products, count_triples
+
+    kg = _client(get_settings())
+    print(f"triples: {count_triples(kg)}\nproducts: {count_products(kg)}")
+    return 0
+
+
+def cmd_kg_serve(args: argparse.Namespace) -> int:
+    """Run the local Oxigraph server in the foreground."""
+    from bot.services import oxigraph_service
+
+    settings = get_settings()
+    service = oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, settings.var_dir / "logs")
+    os.execv(service.command[0], service.command)
+    return 0  # pragma: no cover
+
+
+# --- model ----------------------------------------------------------------------------------------
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the Rasa model if its inputs changed."""
+    from bot.training import model_path, train
+
+    target = model_path()
+    if target.exists() and not args.force:
+        _say(f"model is up to date: {target}")
+        return 0
+    _say(f"training {target.name} (about 2-3 minutes on 2 cores)")
+    path, seconds = train(force=args.force)
+    _say(f"trained {path} in {seconds:.0f} s")
+    return 0
+
+
+# --- running --------------------------------------------------------------------------------------
+
+class Stack:
+    """The running assistant: the graph server (when local), action server and Rasa server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services = []
+
+    def start(self, with_rasa: bool = True) -> None:
+        """Start every service, loading the demo store and training the model when needed."""
+        from bot.services import action_service, oxigraph_service, rasa_service
+        from bot.training import train
+        from knowledge.demo_store import write_store
+        from knowledge.loading import load_graph, read_turtle
+        from knowledge.products import count_products
+
+        settings, logs = self.settings, self.settings.var_dir / "logs"
+        if not settings.catalog_file.exists():
+            _say("generating the demo store")
+            write_store(settings.store_dir)
+        if _uses_local_oxigraph():
+            self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs), timeout=30)
+        kg = _client(settings)
+        products = count_products(kg)
+        if products == 0:
+            _say(f"loading the demo store into {settings.sparql_update_url}")
+            load_graph(kg, read_turtle(settings.catalog_file))
+            products = count_products(kg)
+        _say(f"knowledge graph: {products} products at {settings.sparql_query_url}")
+        model, seconds = train()
+        _say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
+        self._start(action_service(settings.action_port, logs), timeout=90)
+        if with_rasa:
+            self._start(rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url), timeout=300)
+
+    def _start(self, service, timeout: float) -> None:  # noqa: ANN001 - bot.services.Service
+        _say(f"starting {service.name} on port {service.port} (log: {service.log_path})")
+        service.start()
+        self.services.append(service)
+        seconds = service.wait_ready(timeout)
+        _say(f"{service.name} ready in {seconds:.1f} s")
+
+    def stop(self) -> None:
+        """Stop every service this stack started, newest first."""
+        for service in reversed(self.services):
+            _say(f"stopping {service.name}")
+            service.stop()
+        self.services.clear()
+
+    def wait(self) -> int:
+        """Block until Ctrl-C or until a service dies."""
+        while True:
+            for service in self.services:
+                if service.process.poll() is not None:
+                    _say(f"{service.name} exited with code {service.process.returncode}\n{service.log_tail()}")
+                    return 1
+            time.sleep(1)
+
+
+def _uses_local_oxigraph() -> bool:
+    return not os.environ.get("SPARQL_QUERY_URL")
+
+
+def _run_stack(body: Callable[[Stack], int], with_rasa: bool = True) -> int:
+    from bot.services import ServiceError
+
+    stack = Stack(get_settings())
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start(with_rasa=with_rasa)
+        return body(stack)
+    except ServiceError as error:
+        _say(f"error: {error}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start the whole assistant and keep it running until Ctrl-C."""
+    settings = get_settings()
+
+    def serve(stack: Stack) -> int:
+        _say("shopbot is running:")
+        print(f"  REST channel      http://localhost:{settings.rasa_port}/webhooks/rest/webhook")
+        print(f"  socket.io channel http://localhost:{settings.rasa_port}/socket.io")
+        print(f"  action server     {settings.action_endpoint_url}")
+        print(f"  SPARQL endpoint   {settings.sparql_query_url}")
+        print(f"  logs              {settings.var_dir / 'logs'}")
+        print(f"  try: curl -s localhost:{settings.rasa_port}/webhooks/rest/webhook "
+              "-d '{\"sender\":\"me\",\"message\":\"how much is the trailblazer 2?\"}'")
+        _say("press Ctrl-C to stop")
+        return stack.wait()
+
+    return _run_stack(serve)
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    """Chat with the assistant in the terminal (starts the graph and action server first)."""
+    from bot.training import model_path
+
+    settings = get_settings()
+
+    def shell(stack: Stack) -> int:
+        from bot.services import child_env
+
+        command = [
+            sys.executable, "-m", "rasa", "shell", "--model", str(model_path()),
+            "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),
+        ]
+        return subprocess.call(command, env=child_env({"ACTION_ENDPOINT_URL": settings.action_endpoint_url}))
+
+    return _run_stack(shell, with_rasa=False)
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    """Run the action server in the foreground."""
+    command = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(get_settings().action_port)]
+    os.execv(sys.executable, command)
+    return 0  # pragma: no cover
+
+
+# --- testing --------------------------------------------------------------------------------------
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Validate the training data, run the test stories, then the pytest suite; print one summary."""
+    from bot.services import child_env
+    from bot.training import CONFIG, DOMAIN, TRAINING_DATA, train
+
+    model, _ = train()
+    steps = [
+        ("rasa data validate", [sys.executable, "-m", "rasa", "data", "validate", "--fail-on-warnings",
+                                "--config", str(CONFIG), "--domain", str(DOMAIN),
+                                "--data", *[str(p) for p in TRAINING_DATA]]),
+        ("test stories", [sys.executable, "-m", "rasa", "test", "core", "--model", str(model),
+                          "--stories", str(PROJECT_ROOT / "tests" / "stories"),
+                          "--out", str(PROJECT_ROOT / "results"), "--fail-on-prediction-errors"]),
+        ("pytest", [sys.executable, "-m", "pytest", *args.pytest_args]),
+    ]
+    results = []
+    for name, command in steps:
+        if args.only and name not in args.only:
+            continue
+        _say(f"{name}: {' '.join(command[2:])}")
+        started = time.monotonic()
+        code = subprocess.call(command, cwd=str(PROJECT_ROOT), env=child_env())
+        results.append((name, code, time.monotonic() - started))
+    _say("summary:")
+    for name, code, seconds in results:
+        print(f"  {'ok  ' if code == 0 else 'FAIL'} {name} ({seconds:.0f} s)")
+    return 0 if all(code == 0 for _, code, _ in results) else 1
+
+
+# --- parser ---------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every shopbot command."""
+    parser = argparse.ArgumentParser(
+        prog="shopbot",
+        description="A conversational shop assistant: Rasa, an RDF product graph and recommendations. "
+        "Settings come from environment variables (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = commands.add_parser("data", help="demo store data").add_subparsers(dest="sub", required=True, metavar="SUB")
+    generate = data.add_parser("generate", help="generate the demo store's catalog (Turtle) and images")
+    generate.add_argument("--force", action="store_true", help="overwrite an existing catalog")
+    generate.add_argument("--seed", type=int, default=20261129, help="random seed (default: %(default)s)")
+    generate.add_argument("--out", help="output folder (default: SHOPBOT_STORE_DIR or data/store)")
+    generate.set_defaults(func=cmd_data_generate)
+
+    kg = commands.add_parser("kg", help="the knowledge graph").add_subparsers(dest="sub", required=True, metavar="SUB")
+    load = kg.add_parser("load", help="load a Turtle file into the SPARQL endpoint (replaces its content)")
+    load.add_argument("file", nargs="?", help="Turtle file (default: the demo store's catalog)")
+    load.add_argument("--append", action="store_true", help="add to the graph instead of replacing it")
+    load.set_defaults(func=cmd_kg_load)
+    validate = kg.add_parser("validate", help="check a Turtle file or the live graph against the SHACL shapes")
+    validate.add_argument("file", nargs="?", help="Turtle file (default: the live graph)")
+    validate.set_defaults(func=cmd_kg_validate)
+    kg.add_parser("stats", help="count triples and products in the live graph").set_defaults(func=cmd_kg_stats)
+    kg.add_parser("serve", help="run the local Oxigraph server in the foreground").set_defaults(func=cmd_kg_serve)
+
+    train = commands.add_parser("train", help="train the Rasa model when its inputs changed")
+    train.add_argument("--force", action="store_true", help="train even if the model is up to date")
+    train.set_defaults(func=cmd_train)
+
+    commands.add_parser("run", help="start the graph, action server and Rasa server; Ctrl-C stops them").set_defaults(
+        func=cmd_run
+    )
+    commands.add_parser("shell", help="chat with the assistant in the terminal").set_defaults(func=cmd_shell)
+    commands.add_parser("actions", help="run the action server in the foreground").set_defaults(func=cmd_actions)
+
+    test = commands.add_parser("test", help="rasa data validate, test stories and pytest, with one summary")
+    test.add_argument("--only", action="append", choices=["rasa data validate", "test stories", "pytest"],
+                      help="run only this step (repeatable)")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passed on to pytest")
+    test.set_defaults(func=cmd_test)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Run the shopbot command line."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback for known failures
+        from knowledge.sparql import KnowledgeGraphUnavailable
+
+        if isinstance(error, KnowledgeGraphUnavailable):
+            _say(f"error: {error}\n  is the SPARQL server running? `shopbot run` starts a local one")
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Starting, watching and stopping the processes of the assistant: Oxigraph, action server, Rasa."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from knowledge.settings import PROJECT_ROOT
+
+
+class ServiceError(RuntimeError):
+    """A service did not start or died."""
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether nothing listens on a TCP port yet."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex((host, port)) != 0
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def child_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """The environment for child processes: ours, quieter TensorFlow, the project importable."""
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Service:
+    """One background process with a URL that answers once it is ready."""
+
+    name: str
+    command: list[str]
+    ready_url: str
+    log_path: Path
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    process: Optional[subprocess.Popen] = None
+
+    def start(self) -> None:
+        """Start the process, its output going to the log file."""
+        if not port_free(self.port):
+            raise ServiceError(f"{self.name}: port {self.port} is already in use; stop what runs there or set another port")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=child_env(self.env), cwd=str(PROJECT_ROOT), start_new_session=True,
+        )
+        log.close()
+
+    def ready(self) -> bool:
+        """Whether the ready URL answers (any status below 500)."""
+        try:
+            with urllib.request.urlopen(self.ready_url, timeout=2) as response:
+                return response.status < 500
+        except urllib.error.HTTPError as error:
+            return error.code < 500
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self, timeout: float) -> float:
+        """Wait until ready; return the seconds it took. Raises with the log's tail if it dies or times out."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process is not None and self.process.poll() is not None:
+                raise ServiceError(f"{self.name} exited with code {self.process.returncode}\n{self.log_tail()}")
+            if self.ready():
+                return time.monotonic() - started
+            time.sleep(0.3)
+        raise ServiceError(f"{self.name} not ready after {timeout:.0f} s\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the service's log."""
+        if not self.log_path.exists():
+            return "(no log)"
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(f"  | {line}" for line in text[-lines:])
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop the process and its children."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+        except ProcessLookupError:
+            pass
+
+
+def oxigraph_service(location: Path, port: int, log_dir: Path) -> Service:
+    """A local Oxigraph SPARQL server with its data under ``location``."""
+    location.mkdir(parents=True, exist_ok=True)
+    binary = Path(sys.executable).with_name("oxigraph")
+    return Service(
+        "oxigraph",
+        [str(binary), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+        f"http://127.0.0.1:{port}/",
+        log_dir / "oxigraph.log",
+        port,
+    )
+
+
+def action_service(port: int, log_dir: Path, env: Optional[dict[str, str]] = None) -> Service:
+    """The Rasa action server running the project's actions."""
+    return Service(
+        "action server",
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        f"http://127.0.0.1:{port}/health",
+        log_dir / "actions.log",
+        port,
+        env or {},
+    )
+
+
+def rasa_service(model: Path, port: int, log_dir: Path, action_url: str, env: Optional[dict[str, str]] = None) -> Service:
+    """The Rasa server with the REST and socket.io channels and the HTTP API."""
+    config = PROJECT_ROOT / "bot"
+    return Service(
+        "rasa server",
+        [
+            sys.executable, "-m", "rasa", "run", "--enable-api", "--cors", "*",
+            "--model", str(model), "--port", str(port),
+            "--endpoints", str(config / "endpoints.yml"), "--credentials", str(config / "credentials.yml"),
+        ],
+        f"http://127.0.0.1:{port}/",
+        log_dir / "rasa.log",
+        port,
+        {"ACTION_ENDPOINT_URL": action_url, **(env or {})},
+    )

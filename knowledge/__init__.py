@@ -1,0 +1,1 @@
+"""Everything the shop assistant knows, with no Rasa in it."""

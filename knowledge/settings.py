@@ -1,0 +1,67 @@
+"""Configuration: every setting comes from an environment variable with a default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings of shopbot, read from the environment."""
+
+    var_dir: Path = field(default_factory=lambda: Path(_env("SHOPBOT_VAR_DIR", str(PROJECT_ROOT / "var"))))
+    store_dir: Path = field(
+        default_factory=lambda: Path(_env("SHOPBOT_STORE_DIR", str(PROJECT_ROOT / "data" / "store")))
+    )
+    oxigraph_port: int = field(default_factory=lambda: int(_env("OXIGRAPH_PORT", "7878")))
+    sparql_query_url: str = field(default_factory=lambda: _env("SPARQL_QUERY_URL", ""))
+    sparql_update_url: str = field(default_factory=lambda: _env("SPARQL_UPDATE_URL", ""))
+    sparql_user: str = field(default_factory=lambda: _env("SPARQL_USER", ""))
+    sparql_password: str = field(default_factory=lambda: _env("SPARQL_PASSWORD", ""))
+    sparql_timeout: float = field(default_factory=lambda: float(_env("SPARQL_TIMEOUT", "5")))
+    catalog_cache_seconds: float = field(default_factory=lambda: float(_env("KG_CACHE_SECONDS", "2")))
+    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
+    rasa_port: int = field(default_factory=lambda: int(_env("RASA_PORT", "5005")))
+    action_port: int = field(default_factory=lambda: int(_env("ACTION_PORT", "5055")))
+    web_port: int = field(default_factory=lambda: int(_env("WEB_PORT", "8000")))
+    public_url: str = field(default_factory=lambda: _env("SHOPBOT_PUBLIC_URL", ""))
+    currency: str = field(default_factory=lambda: _env("SHOPBOT_CURRENCY", "USD"))
+
+    def __post_init__(self) -> None:
+        base = f"http://127.0.0.1:{self.oxigraph_port}"
+        if not self.sparql_query_url:
+            object.__setattr__(self, "sparql_query_url", f"{base}/query")
+        if not self.sparql_update_url:
+            object.__setattr__(self, "sparql_update_url", f"{base}/update")
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.var_dir / 'shop.db'}")
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"http://localhost:{self.web_port}")
+
+    @property
+    def catalog_file(self) -> Path:
+        """The demo store's Turtle catalog."""
+        return self.store_dir / "catalog.ttl"
+
+    @property
+    def oxigraph_dir(self) -> Path:
+        """Where the local Oxigraph server keeps its data."""
+        return self.var_dir / "oxigraph"
+
+    @property
+    def action_endpoint_url(self) -> str:
+        """The webhook URL of the action server."""
+        return os.environ.get("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{self.action_port}/webhook")
+
+
+def get_settings() -> Settings:
+    """Settings read from the current environment."""
+    return Settings()
