@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from abc import ABCMeta, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -11,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import render
 from knowledge.facets import facets_from, similar_to
-from knowledge.products import Product, attribute_field
+from knowledge.products import Product, attribute_field, attribute_in_text
 from knowledge.settings import get_settings
 from knowledge.shop import Shop, default_shop
 from knowledge.sparql import KnowledgeGraphUnavailable
@@ -27,11 +28,8 @@ def entity_values(tracker: Tracker, name: str) -> List[str]:
     return [str(v) for v in tracker.get_latest_entity_values(name) if v is not None and str(v).strip()]
 
 
-class ShopAction(Action):
+class ShopAction(Action, metaclass=ABCMeta):
     """An action that talks to the shop's knowledge and apologises when the graph is unreachable."""
-
-    def name(self) -> Text:  # pragma: no cover - every subclass names itself
-        raise NotImplementedError
 
     def shop(self) -> Shop:
         """The shop these actions ask."""
@@ -47,9 +45,9 @@ class ShopAction(Action):
             dispatcher.utter_message(response="utter_kg_unavailable")
             return []
 
+    @abstractmethod
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
         """Reply to the latest message."""
-        raise NotImplementedError
 
 
 def ask_which(dispatcher: CollectingDispatcher, tracker: Tracker, resolution: Resolution) -> None:
@@ -104,14 +102,16 @@ class ActionProductInfo(ShopAction):
         if product is None:
             return []
         dispatcher.utter_message(text=self.sentence(tracker, shop, product))
-        if not entity_values(tracker, "attribute") and not self.asked_option(tracker):
+        if not self.asked_detail(tracker):
             dispatcher.utter_message(json_message=render.card_payload(product, get_settings().public_url))
         return [SlotSet(FOCUS_SLOT, product.id)]
 
     @staticmethod
-    def asked_option(tracker: Tracker) -> bool:
-        """Whether the shopper asked about a colour, size or material."""
-        return any(entity_values(tracker, name) for name in ("color", "size", "material"))
+    def asked_detail(tracker: Tracker) -> bool:
+        """Whether the shopper asked about one detail (an attribute, colour, size or material)."""
+        if attribute_in_text(tracker.latest_message.get("text") or ""):
+            return True
+        return any(entity_values(tracker, name) for name in ("attribute", "color", "size", "material"))
 
     def sentence(self, tracker: Tracker, shop: Shop, product: Product) -> str:
         """The answer about this product that fits the question."""
@@ -128,10 +128,10 @@ class ActionProductInfo(ShopAction):
             if wanted == product.material.lower():
                 return f"Yes, the {product.name} is made of {product.material}."
             return f"No, the {product.name} is made of {product.material}."
-        for attribute in entity_values(tracker, "attribute"):
-            field = attribute_field(attribute)
-            if field:
-                return render.attribute_sentence(product, field)
+        fields = [attribute_field(a) for a in entity_values(tracker, "attribute")]
+        fields.append(attribute_in_text(tracker.latest_message.get("text") or ""))
+        for field in filter(None, fields):
+            return render.attribute_sentence(product, field)
         return render.overview(product)
 
 
@@ -268,7 +268,7 @@ class ActionCompareProducts(ShopAction):
             dispatcher.utter_message(text="Sorry, I couldn't find both of those products.")
             return []
         a, b = comparison.first, comparison.second
-        lines = [f"{a.name} vs {b.name}:"]
+        lines = [f"{a.name} vs {b.name}:", f"- price: {render.money(a.price, a.currency)} vs {render.money(b.price, b.currency)}"]
         lines += [f"- {fact}: {left} vs {right}" for fact, (left, right) in comparison.differences.items()]
         if a.price != b.price:
             lines.append(f"The {comparison.cheaper.name} is the cheaper one.")

@@ -122,6 +122,6 @@ def attribute_sentence(product: Product, field: str) -> str:
 
 def search_summary(products: list[Product], what: str) -> str:
     """The text that goes with a list of search results."""
-    lines = [f"Here {'is' if len(products) == 1 else 'are'} {len(products)} {what}:"]
+    lines = [f"Here's what I found for {what}:"]
     lines += [f"{i}. {p.name} – {money(p.price, p.currency)}" for i, p in enumerate(products, 1)]
     return "\n".join(lines)

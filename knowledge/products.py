@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -49,9 +50,20 @@ ATTRIBUTES = {
 }
 
 
+_ATTRIBUTE_WORDS = re.compile(
+    r"\b(" + "|".join(re.escape(word) for word in sorted(ATTRIBUTES, key=len, reverse=True)) + r")\b", re.I
+)
+
+
 def attribute_field(attribute: str) -> Optional[str]:
     """The product field a shopper's attribute word refers to, such as ``colour`` -> ``colors``."""
     return ATTRIBUTES.get(attribute.strip().lower())
+
+
+def attribute_in_text(text: str) -> Optional[str]:
+    """The product field the first attribute word of a sentence refers to ("what is it made of" -> material)."""
+    found = _ATTRIBUTE_WORDS.search(text[:1000])
+    return attribute_field(found.group(1)) if found else None
 
 
 _PRODUCT_FIELDS = """
@@ -232,7 +244,7 @@ def count_triples(kg: SparqlEndpoint) -> int:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Two products side by side, with the facts in which they differ."""
+    """Two products side by side, with the facts other than price in which they differ."""
 
     first: Product
     second: Product
@@ -251,7 +263,6 @@ def compare_products(kg: SparqlEndpoint, first_id: str, second_id: str) -> Optio
         return None
     a, b = products
     facts = {
-        "price": (f"{a.price} {a.currency}", f"{b.price} {b.currency}"),
         "brand": (a.brand, b.brand),
         "category": (a.category, b.category),
         "material": (a.material, b.material),

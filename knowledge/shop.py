@@ -80,3 +80,10 @@ def default_shop() -> Shop:
         if _default is None:
             _default = Shop.from_settings()
         return _default
+
+
+def reset_default_shop() -> None:
+    """Forget the process-wide shop, so the next use reads the settings again."""
+    global _default
+    with _default_lock:
+        _default = None

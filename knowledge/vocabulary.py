@@ -67,6 +67,7 @@ class Vocabulary:
     colors: set[str] = field(default_factory=set)
     materials: set[str] = field(default_factory=set)
     sizes: set[str] = field(default_factory=set)
+    _prefixes: dict[int, list[str]] = field(default_factory=dict, repr=False)  # names cut to n words
 
     def add_product_name(self, product_id: str, text: str, display: bool) -> None:
         """Index one name or alternative name of a product."""
@@ -87,6 +88,8 @@ class Vocabulary:
         if upper in self.product_names:
             scores[upper] = 101.0
         words = query.split()
+        if not any(len(word) >= 3 and not word.isdigit() for word in words):
+            return Resolution(mention, tuple(Match(pid, self.product_names[pid], 101.0) for pid in scores))
         for key, owner in zip(self.keys, self.owners):
             if key == query:
                 score = 100.0
@@ -96,16 +99,24 @@ class Vocabulary:
                 continue
             scores[owner] = max(scores[owner], score)
         if not scores:
-            for key, score, index in process.extract(
-                query, self.keys, scorer=fuzz.WRatio, limit=25, score_cutoff=82
-            ):
-                owner = self.owners[index]
-                scores[owner] = max(scores[owner], min(float(score), 97.0) - 10.0)
+            for owner, score in self._fuzzy(query):
+                scores[owner] = max(scores[owner], score)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], self.product_names.get(item[0], "")))
         return Resolution(
             mention,
             tuple(Match(pid, self.product_names.get(pid, pid), round(score, 1)) for pid, score in ranked[:limit]),
         )
+
+    def _fuzzy(self, query: str) -> list[tuple[str, float]]:
+        """Near spellings: the query against whole names and against names cut to the query's word count."""
+        width = min(len(query.split()), 4)
+        if width not in self._prefixes:
+            self._prefixes[width] = [" ".join(key.split()[:width]) for key in self.keys]
+        found = []
+        for choices in (self.keys, self._prefixes[width]):
+            for _, score, index in process.extract(query, choices, scorer=fuzz.ratio, limit=25, score_cutoff=80):
+                found.append((self.owners[index], min(float(score), 97.0) - 10.0))
+        return found
 
     def category(self, text: str) -> Optional[str]:
         """The category label a shopper's word refers to, if any."""

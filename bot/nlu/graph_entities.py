@@ -61,12 +61,10 @@ class GraphEntityMatcher(GraphComponent, EntityExtractorMixin):
             except KnowledgeGraphUnavailable as error:
                 logger.warning("catalog names unavailable, skipping graph entities: %s", error)
                 return messages
-            found = [
-                self.add_extractor_name(
-                    {"entity": s.label, "start": s.start, "end": s.end, "value": s.text, "confidence_entity": 1.0}
-                )
-                for s in spans
-            ]
+            found = self.add_extractor_name(
+                [{"entity": s.label, "start": s.start, "end": s.end, "value": s.text, "confidence_entity": 1.0}
+                 for s in spans]
+            )
             message.set(ENTITIES, merge_entities(message.get(ENTITIES, []), found), add_to_output=True)
         return messages
 

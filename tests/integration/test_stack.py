@@ -1,0 +1,137 @@
+"""End to end: the whole assistant as `shopbot run` starts it, asked through the REST channel."""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+from bot.cli import Stack
+from bot.services import free_port
+from knowledge.products import SearchFacets, count_triples, get_product
+from knowledge.settings import Settings
+from knowledge.shop import Shop
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+
+class Chat:
+    """A shopper talking to the running assistant over the REST channel."""
+
+    def __init__(self, url: str, sender: str) -> None:
+        self.url, self.sender = url, sender
+
+    def say(self, text: str) -> list[dict[str, Any]]:
+        """Send one message; return the bot's messages."""
+        response = requests.post(self.url, json={"sender": self.sender, "message": text}, timeout=60)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def text(self, text: str) -> str:
+        """Send one message; return everything the bot wrote, as one string."""
+        return "\n".join(m.get("text", "") for m in self.say(text))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Oxigraph, the action server and the Rasa server on free ports, with a fresh graph."""
+    env = {
+        "SHOPBOT_VAR_DIR": str(tmp_path_factory.mktemp("var")),
+        "OXIGRAPH_PORT": str(free_port()),
+        "ACTION_PORT": str(free_port()),
+        "RASA_PORT": str(free_port()),
+        "KG_CACHE_SECONDS": "1",
+    }
+    saved = {name: os.environ.get(name) for name in [*env, "SPARQL_QUERY_URL", "SPARQL_UPDATE_URL", "ACTION_ENDPOINT_URL"]}
+    for name in ("SPARQL_QUERY_URL", "SPARQL_UPDATE_URL", "ACTION_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(env)
+    running = Stack(Settings())
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def shop(stack: Stack) -> Shop:
+    """The stack's graph, read directly to check the bot's answers."""
+    return Shop.from_settings(stack.settings)
+
+
+def chat(stack: Stack, name: str) -> Chat:
+    """A new conversation with the running assistant."""
+    return Chat(f"http://127.0.0.1:{stack.settings.rasa_port}/webhooks/rest/webhook", name)
+
+
+def money(amount: Decimal) -> str:
+    return f"${amount:,.2f}"
+
+
+def test_price_of_a_named_product_is_the_graphs(stack: Stack, shop: Shop) -> None:
+    for product_id in ("P0001", "P0154"):
+        product = get_product(shop.kg, product_id)
+        bot = chat(stack, f"price-{product_id}")
+        answer = bot.say(f"how much is the {product.name}?")
+        assert money(product.price) in "\n".join(m.get("text", "") for m in answer)
+        cards = [m["custom"]["card"] for m in answer if m.get("custom", {}).get("type") == "product_card"]
+        assert cards and cards[0]["id"] == product_id and cards[0]["price"] == str(product.price)
+
+
+def test_follow_up_questions_refer_to_the_product_in_focus(stack: Stack, shop: Shop) -> None:
+    product = get_product(shop.kg, "P0001")
+    bot = chat(stack, "focus")
+    assert money(product.price) in bot.text("how much is the trailblazer 2?")
+    assert money(product.price) in bot.text("how much is it?")
+    assert f"{product.stock} available" in bot.text("is it in stock?")
+    assert "doesn't come in blue" in bot.text("does it come in blue?")
+    assert product.material in bot.text("what is it made of?")
+
+
+def test_stock_and_colour_of_a_named_product(stack: Stack, shop: Shop) -> None:
+    product = get_product(shop.kg, "P0154")
+    bot = chat(stack, "stock")
+    stock = bot.text(f"is the {product.name} in stock?")
+    assert (f"{product.stock} available" in stock) if product.stock >= 5 else (product.name in stock)
+    colours = bot.text(f"what colours does the {product.name} come in?")
+    assert all(colour in colours for colour in product.colors)
+
+
+def test_faceted_search_answers_match_the_graph(stack: Stack, shop: Shop) -> None:
+    answer = chat(stack, "search").say("red running shoes under 100")
+    cards = next(m["custom"]["cards"] for m in answer if m.get("custom", {}).get("type") == "carousel")
+    expected = shop.search(SearchFacets(category="Running Shoes", color="red", max_price=Decimal(100)))
+    assert [c["id"] for c in cards] == [p.id for p in expected]
+    for card in cards:
+        product = get_product(shop.kg, card["id"])
+        assert "red" in product.colors and product.price <= 100 and product.category == "Running Shoes"
+
+
+def test_injection_leaves_the_graph_unchanged_and_gets_a_polite_answer(stack: Stack, shop: Shop) -> None:
+    before = count_triples(shop.kg)
+    answer = chat(stack, "hostile").text('how much is the x" } ; DROP ALL ; #')
+    assert re.search(r"(couldn't find|Which product|didn't quite get)", answer)
+    assert count_triples(shop.kg) == before
+
+
+def test_graph_down_gets_an_apology_then_recovers(stack: Stack) -> None:
+    oxigraph = next(s for s in stack.services if s.name == "oxigraph")
+    bot = chat(stack, "down")
+    oxigraph.stop()
+    try:
+        assert "can't look that up right now" in bot.text("how much is the trailblazer 2?")
+    finally:
+        oxigraph.start()
+        oxigraph.wait_ready(30)
+    assert "$129.00" in bot.text("how much is the trailblazer 2?")

@@ -1,0 +1,207 @@
+"""Unit tests of knowledge.vocabulary: name resolution, facet word lookup and the cached vocabulary."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+import knowledge.vocabulary as vocabulary_module
+from knowledge.sparql import OxigraphStoreClient
+from knowledge.vocabulary import CachedVocabulary, Resolution, Vocabulary, load_vocabulary, normalize
+
+HOSTILE = 'x" } ; DROP ALL ; #'
+
+
+@pytest.fixture
+def vocab(memory_kg: OxigraphStoreClient) -> Vocabulary:
+    """The demo catalog's vocabulary."""
+    return load_vocabulary(memory_kg)
+
+
+def _assert_ranked(resolution: Resolution) -> None:
+    scores = [match.score for match in resolution.matches]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("mention", ["Trailblazer 2 GTX Running Shoe", "trailblazer 2", "TRAILBLAZER 2 GTX!", "p0001"])
+def test_exact_names_and_ids_resolve_to_the_hero(vocab: Vocabulary, mention: str) -> None:
+    resolution = vocab.resolve(mention)
+    assert not resolution.ambiguous
+    assert resolution.best is not None
+    assert resolution.best.product_id == "P0001"
+    assert resolution.best.name == "Trailblazer 2 GTX Running Shoe"
+    assert [m.product_id for m in resolution.matches] == ["P0001"]
+
+
+def test_partial_name_is_ambiguous_between_trailblazers(vocab: Vocabulary) -> None:
+    resolution = vocab.resolve("the trailblazer")
+    assert resolution.ambiguous
+    assert resolution.best is None
+    assert len(resolution.matches) >= 3
+    assert all(match.name.startswith("Trailblazer ") for match in resolution.matches)
+    assert "P0001" in [match.product_id for match in resolution.matches]
+    assert len({match.product_id for match in resolution.matches}) == len(resolution.matches)
+    _assert_ranked(resolution)
+
+
+def test_typo_finds_trailblazers(vocab: Vocabulary) -> None:
+    resolution = vocab.resolve("trailblazr")
+    assert len(resolution.matches) >= 3
+    assert all(match.name.startswith("Trailblazer ") for match in resolution.matches[:3])
+    _assert_ranked(resolution)
+
+
+def test_typo_with_version_ranks_the_hero_first(vocab: Vocabulary) -> None:
+    resolution = vocab.resolve("trailblazr 2")
+    assert resolution.matches[0].product_id == "P0001"
+    assert resolution.matches[0].score > resolution.matches[1].score
+    _assert_ranked(resolution)
+
+
+@pytest.mark.parametrize(
+    "mention",
+    ["qwxzplk vbnmrt", "", "   \t\n", "x" * 100_000, HOSTILE, "!!!???", "the", "🙂🙃"],
+    ids=["nonsense", "empty", "whitespace", "100kB", "hostile", "punctuation", "stopword", "emoji"],
+)
+def test_no_match_without_error(vocab: Vocabulary, mention: str) -> None:
+    resolution = vocab.resolve(mention)
+    assert resolution.matches == ()
+    assert resolution.best is None
+    assert not resolution.ambiguous
+    assert resolution.mention == mention
+
+
+def test_resolve_respects_limit(vocab: Vocabulary) -> None:
+    assert len(vocab.resolve("trailblazer", limit=2).matches) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Trailblazer 2!", "trailblazer 2"),
+        ("  a   T-Shirt?? ", "t-shirt"),
+        ("this one of the jackets", "jackets"),
+        ("the the the", ""),
+        ("Café ÜBER", "café über"),
+        ("", ""),
+        ('x" } ; DROP', "x drop"),
+    ],
+)
+def test_normalize(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+def test_facet_words(vocab: Vocabulary) -> None:
+    assert vocab.category("sneakers") == "Running Shoes"
+    assert vocab.category("Running Shoes") == "Running Shoes"
+    assert vocab.category("rucksack") == "Backpacks"
+    assert vocab.category("jacket") == "Jackets"
+    assert vocab.category("spaceships") is None
+    assert vocab.brand("stridewell") == "Stridewell"
+    assert vocab.brand("STRIDEWELL") == "Stridewell"
+    assert vocab.brand("urban thread") == "Urban Thread"
+    assert vocab.brand("nike") is None
+    assert vocab.color("Red") == "red"
+    assert vocab.color("reds") == "red"
+    assert vocab.color("chartreuse") is None
+    assert vocab.material("Mesh") == "mesh"
+    assert vocab.material("stainless steel") == "stainless steel"
+    assert vocab.material("kryptonite") is None
+    assert vocab.size("xl") == "XL"
+    assert vocab.size("banana") is None
+    for lookup in (vocab.category, vocab.brand, vocab.color, vocab.material):
+        assert lookup("") is None
+        assert lookup(HOSTILE) is None
+
+
+def test_vocabulary_holds_the_catalog(vocab: Vocabulary) -> None:
+    assert len(vocab.product_names) >= 300
+    assert vocab.product_names["P0001"] == "Trailblazer 2 GTX Running Shoe"
+    assert len(set(vocab.brands.values())) >= 25
+    assert len(set(vocab.categories.values())) >= 8
+    assert {"red", "black"} <= vocab.colors
+    phrases = vocab.phrases()
+    assert "trailblazer 2 gtx" in phrases["product"]
+    assert "stridewell" in phrases["brand"]
+    assert "sneakers" in phrases["category"]
+
+
+class _CountingLoader:
+    """A vocabulary loader that counts its calls and returns a new vocabulary each time."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> Vocabulary:
+        self.calls += 1
+        return Vocabulary(product_names={"P0001": f"load {self.calls}"})
+
+
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    """A hand-moved clock in place of time.monotonic inside knowledge.vocabulary."""
+    fake = _Clock()
+    monkeypatch.setattr(vocabulary_module, "time", SimpleNamespace(monotonic=fake.monotonic))
+    return fake
+
+
+def test_cached_vocabulary_loads_once_within_max_age(clock: _Clock) -> None:
+    loader = _CountingLoader()
+    cache = CachedVocabulary(loader, max_age=2.0)
+    assert loader.calls == 0
+    first = cache.get()
+    clock.now += 1.9
+    assert cache.get() is first
+    assert loader.calls == 1
+
+
+def test_cached_vocabulary_reloads_after_max_age(clock: _Clock) -> None:
+    loader = _CountingLoader()
+    cache = CachedVocabulary(loader, max_age=2.0)
+    first = cache.get()
+    clock.now += 2.5
+    second = cache.get()
+    assert loader.calls == 2
+    assert second is not first
+    assert second.product_names["P0001"] == "load 2"
+    clock.now += 1.0
+    assert cache.get() is second
+    assert loader.calls == 2
+
+
+def test_cached_vocabulary_reloads_after_invalidate(clock: _Clock) -> None:
+    loader = _CountingLoader()
+    cache = CachedVocabulary(loader, max_age=3600.0)
+    first = cache.get()
+    cache.invalidate()
+    assert loader.calls == 1
+    second = cache.get()
+    assert loader.calls == 2 and second is not first
+    assert cache.get() is second
+    assert loader.calls == 2
+
+
+def test_cached_vocabulary_sees_graph_edits(memory_kg: OxigraphStoreClient, clock: _Clock) -> None:
+    from rdflib import Literal
+
+    from knowledge.namespaces import PRODUCT
+    from knowledge.sparql import render
+
+    cache = CachedVocabulary(lambda: load_vocabulary(memory_kg), max_age=60.0)
+    assert cache.get().resolve("moonwalker 9").matches == ()
+    memory_kg.update(render("INSERT DATA { $p schema:alternateName $alt }", p=PRODUCT.P0001, alt=Literal("moonwalker 9")))
+    assert cache.get().resolve("moonwalker 9").matches == ()  # still cached
+    cache.invalidate()
+    best = cache.get().resolve("moonwalker 9").best
+    assert best is not None and best.product_id == "P0001"
