@@ -125,8 +125,8 @@ class Stack:
         self.settings = settings
         self.services = []
 
-    def start(self, with_rasa: bool = True) -> None:
-        """Start every service, loading the demo store and training the model when needed."""
+    def start(self, with_actions: bool = True, with_rasa: bool = True) -> None:
+        """Start the services, loading the demo store and training the model when needed."""
         from bot.services import action_service, oxigraph_service, rasa_service
         from bot.training import train
         from knowledge.demo_store import write_store
@@ -137,7 +137,7 @@ class Stack:
         if not settings.catalog_file.exists():
             _say("generating the demo store")
             write_store(settings.store_dir)
-        if _uses_local_oxigraph():
+        if settings.local_oxigraph:
             self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs), timeout=30)
         kg = _client(settings)
         products = count_products(kg)
@@ -148,9 +148,11 @@ class Stack:
         _say(f"knowledge graph: {products} products at {settings.sparql_query_url}")
         model, seconds = train()
         _say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
-        self._start(action_service(settings.action_port, logs), timeout=90)
+        if with_actions:
+            self._start(action_service(settings.action_port, logs, settings.service_env()), timeout=90)
         if with_rasa:
-            self._start(rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url), timeout=300)
+            rasa = rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url, settings.service_env())
+            self._start(rasa, timeout=300)
 
     def _start(self, service, timeout: float) -> None:  # noqa: ANN001 - bot.services.Service
         _say(f"starting {service.name} on port {service.port} (log: {service.log_path})")
@@ -176,17 +178,13 @@ class Stack:
             time.sleep(1)
 
 
-def _uses_local_oxigraph() -> bool:
-    return not os.environ.get("SPARQL_QUERY_URL")
-
-
-def _run_stack(body: Callable[[Stack], int], with_rasa: bool = True) -> int:
+def _run_stack(body: Callable[[Stack], int], with_actions: bool = True, with_rasa: bool = True) -> int:
     from bot.services import ServiceError
 
     stack = Stack(get_settings())
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        stack.start(with_rasa=with_rasa)
+        stack.start(with_actions=with_actions, with_rasa=with_rasa)
         return body(stack)
     except ServiceError as error:
         _say(f"error: {error}")
@@ -245,31 +243,45 @@ def cmd_actions(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Validate the training data, run the test stories, then the pytest suite; print one summary."""
-    from bot.services import child_env
-    from bot.training import CONFIG, DOMAIN, TRAINING_DATA, train
+    import tempfile
 
-    model, _ = train()
+    from bot.services import child_env, free_port
+    from bot.training import CONFIG, DOMAIN, TRAINING_DATA, model_path
+
     steps = [
         ("rasa data validate", [sys.executable, "-m", "rasa", "data", "validate", "--fail-on-warnings",
                                 "--config", str(CONFIG), "--domain", str(DOMAIN),
                                 "--data", *[str(p) for p in TRAINING_DATA]]),
-        ("test stories", [sys.executable, "-m", "rasa", "test", "core", "--model", str(model),
+        ("test stories", [sys.executable, "-m", "rasa", "test", "core", "--model", str(model_path()),
                           "--stories", str(PROJECT_ROOT / "tests" / "stories"),
                           "--out", str(PROJECT_ROOT / "results"), "--fail-on-prediction-errors"]),
         ("pytest", [sys.executable, "-m", "pytest", *args.pytest_args]),
     ]
+    steps = [step for step in steps if not args.only or step[0] in args.only]
+    # The test stories run the real NLU pipeline, whose catalog matcher reads a real graph: a private Oxigraph.
+    graph_settings = Settings(var_dir=Path(tempfile.mkdtemp(prefix="shopbot-test-")), oxigraph_port=free_port())
+    graph_env = graph_settings.service_env()
     results = []
-    for name, command in steps:
-        if args.only and name not in args.only:
-            continue
-        _say(f"{name}: {' '.join(command[2:])}")
-        started = time.monotonic()
-        code = subprocess.call(command, cwd=str(PROJECT_ROOT), env=child_env())
-        results.append((name, code, time.monotonic() - started))
+
+    def run_steps(stack: Stack) -> int:
+        for name, command in steps:
+            _say(f"{name}: {' '.join(command[2:])}")
+            started = time.monotonic()
+            env = child_env(graph_env if name == "test stories" else {})
+            code = subprocess.call(command, cwd=str(PROJECT_ROOT), env=env)
+            results.append((name, code, time.monotonic() - started))
+        return 0
+
+    stack = Stack(graph_settings)
+    try:
+        stack.start(with_actions=False, with_rasa=False)
+        run_steps(stack)
+    finally:
+        stack.stop()
     _say("summary:")
     for name, code, seconds in results:
         print(f"  {'ok  ' if code == 0 else 'FAIL'} {name} ({seconds:.0f} s)")
-    return 0 if all(code == 0 for _, code, _ in results) else 1
+    return 0 if results and all(code == 0 for _, code, _ in results) else 1
 
 
 # --- parser ---------------------------------------------------------------------------------------

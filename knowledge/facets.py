@@ -9,7 +9,8 @@ from typing import Any, Iterable, Optional
 from knowledge.products import Product, SearchFacets
 from knowledge.vocabulary import Vocabulary
 
-_NUMBER = r"\$?\s*(\d+(?:[.,]\d{1,2})?)"
+_NUMBER = r"\$?\s*(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _BETWEEN = re.compile(rf"(?:between|from)\s+{_NUMBER}\s*(?:and|to|-)\s*{_NUMBER}", re.I)
 _RANGE = re.compile(rf"{_NUMBER}\s*(?:-|to)\s*{_NUMBER}\s*(?:\$|dollars|bucks|usd)", re.I)
 _MAX = re.compile(rf"(?:under|below|less than|cheaper than|max(?:imum)?|up to|at most|no more than|<)\s*{_NUMBER}", re.I)
@@ -23,7 +24,8 @@ _SORTS = (
 
 def _decimal(text: Any) -> Optional[Decimal]:
     try:
-        value = Decimal(str(text).replace(",", ".").strip().lstrip("$"))
+        text = str(text).strip().lstrip("$").strip()
+        value = Decimal(text.replace(",", "") if _THOUSANDS.fullmatch(text) else text.replace(",", "."))
     except (InvalidOperation, ValueError):
         return None
     return value if value.is_finite() and 0 <= value < 10**7 else None

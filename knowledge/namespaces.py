@@ -26,7 +26,7 @@ PREFIXES = {
     "policy": POLICY,
 }
 
-PRODUCT_ID = re.compile(r"^P\d{4,7}$")
+PRODUCT_ID = re.compile(r"P\d{4,7}")
 
 
 def sparql_prefixes() -> str:
@@ -34,9 +34,14 @@ def sparql_prefixes() -> str:
     return "".join(f"PREFIX {name}: <{ns}>\n" for name, ns in PREFIXES.items())
 
 
+def is_product_id(text: str) -> bool:
+    """Whether a text is a whole product id such as ``P0042``."""
+    return PRODUCT_ID.fullmatch(text) is not None
+
+
 def product_iri(product_id: str) -> URIRef:
     """The IRI of a product, from its id such as ``P0042``."""
-    if not PRODUCT_ID.match(product_id):
+    if not is_product_id(product_id):
         raise ValueError(f"not a product id: {product_id!r}")
     return PRODUCT[product_id]
 

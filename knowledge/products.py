@@ -11,7 +11,7 @@ from typing import Optional
 from rdflib import Literal
 from rdflib.namespace import XSD
 
-from knowledge.namespaces import PRODUCT_ID, product_id_of, product_iri
+from knowledge.namespaces import is_product_id, product_id_of, product_iri
 from knowledge.sparql import Row, SparqlEndpoint, py, render
 
 
@@ -134,7 +134,7 @@ def _size_key(size: str) -> tuple:
 
 def get_products(kg: SparqlEndpoint, product_ids: list[str]) -> list[Product]:
     """The current facts of these products, in the order asked; unknown ids are left out."""
-    ids = [pid for pid in dict.fromkeys(product_ids) if PRODUCT_ID.match(pid)]
+    ids = [pid for pid in dict.fromkeys(product_ids) if is_product_id(pid)]
     if not ids:
         return []
     iris = [product_iri(pid) for pid in ids]

@@ -31,6 +31,7 @@ class Settings:
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
     rasa_port: int = field(default_factory=lambda: int(_env("RASA_PORT", "5005")))
     action_port: int = field(default_factory=lambda: int(_env("ACTION_PORT", "5055")))
+    action_endpoint_url: str = field(default_factory=lambda: _env("ACTION_ENDPOINT_URL", ""))
     web_port: int = field(default_factory=lambda: int(_env("WEB_PORT", "8000")))
     public_url: str = field(default_factory=lambda: _env("SHOPBOT_PUBLIC_URL", ""))
     currency: str = field(default_factory=lambda: _env("SHOPBOT_CURRENCY", "USD"))
@@ -41,6 +42,8 @@ class Settings:
             object.__setattr__(self, "sparql_query_url", f"{base}/query")
         if not self.sparql_update_url:
             object.__setattr__(self, "sparql_update_url", f"{base}/update")
+        if not self.action_endpoint_url:
+            object.__setattr__(self, "action_endpoint_url", f"http://127.0.0.1:{self.action_port}/webhook")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.var_dir / 'shop.db'}")
         if not self.public_url:
@@ -57,9 +60,19 @@ class Settings:
         return self.var_dir / "oxigraph"
 
     @property
-    def action_endpoint_url(self) -> str:
-        """The webhook URL of the action server."""
-        return os.environ.get("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{self.action_port}/webhook")
+    def local_oxigraph(self) -> bool:
+        """Whether the graph is the local Oxigraph server that shopbot starts itself."""
+        return self.sparql_query_url == f"http://127.0.0.1:{self.oxigraph_port}/query"
+
+    def service_env(self) -> dict[str, str]:
+        """Environment variables that give a child process these same knowledge settings."""
+        return {
+            "SPARQL_QUERY_URL": self.sparql_query_url,
+            "SPARQL_UPDATE_URL": self.sparql_update_url,
+            "KG_CACHE_SECONDS": str(self.catalog_cache_seconds),
+            "SHOPBOT_PUBLIC_URL": self.public_url,
+        }
+
 
 
 def get_settings() -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from string import Template
 from typing import Any, Iterable, Protocol, Union
 
@@ -32,9 +33,32 @@ class SparqlEndpoint(Protocol):
         """Run a SPARQL 1.1 update."""
 
 
+_IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def _literal(literal: Literal) -> str:
+    # rdflib's Literal.n3() switches to a long """...""" form for multi-line text and then fails to escape
+    # a final backslash-quote; the short form with every special character escaped is always valid.
+    text = '"' + str(literal).translate(_ESCAPES) + '"'
+    if literal.language:
+        return f"{text}@{literal.language}"
+    if literal.datatype:
+        return f"{text}^^{_iri(literal.datatype)}"
+    return text
+
+
+def _iri(iri: URIRef) -> str:
+    if _IRI_FORBIDDEN.search(iri):
+        raise ValueError(f"not a valid IRI: {str(iri)!r}")
+    return f"<{iri}>"
+
+
 def _n3(value: Any) -> str:
-    if isinstance(value, (URIRef, Literal)):
-        return value.n3()
+    if isinstance(value, Literal):
+        return _literal(value)
+    if isinstance(value, URIRef):
+        return _iri(value)
     if isinstance(value, (tuple, list)):
         return " ".join(_n3(item) for item in value)
     raise TypeError(f"only rdflib URIRef/Literal terms may be bound into a query, got {type(value).__name__}")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -40,28 +38,19 @@ class Chat:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Oxigraph, the action server and the Rasa server on free ports, with a fresh graph."""
-    env = {
-        "SHOPBOT_VAR_DIR": str(tmp_path_factory.mktemp("var")),
-        "OXIGRAPH_PORT": str(free_port()),
-        "ACTION_PORT": str(free_port()),
-        "RASA_PORT": str(free_port()),
-        "KG_CACHE_SECONDS": "1",
-    }
-    saved = {name: os.environ.get(name) for name in [*env, "SPARQL_QUERY_URL", "SPARQL_UPDATE_URL", "ACTION_ENDPOINT_URL"]}
-    for name in ("SPARQL_QUERY_URL", "SPARQL_UPDATE_URL", "ACTION_ENDPOINT_URL"):
-        os.environ.pop(name, None)
-    os.environ.update(env)
-    running = Stack(Settings())
+    settings = Settings(
+        var_dir=tmp_path_factory.mktemp("var"),
+        oxigraph_port=free_port(),
+        action_port=free_port(),
+        rasa_port=free_port(),
+        catalog_cache_seconds=1.0,
+    )
+    running = Stack(settings)
     try:
         running.start()
         yield running
     finally:
         running.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")

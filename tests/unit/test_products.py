@@ -82,15 +82,6 @@ def test_unknown_or_malformed_ids_give_nothing(kg: HttpSparqlClient, product_id:
     assert get_products(kg, [product_id]) == []
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: PRODUCT_ID uses '$', which also matches before a trailing newline, so 'P0001\\n' passes as an "
-        "id; product_iri() builds an IRI with a newline that rdflib still serialises, and the endpoint "
-        "rejects the query (KnowledgeGraphUnavailable over HTTP, SyntaxError in pyoxigraph) instead of "
-        "get_product returning None (the same applies to SearchFacets.exclude)"
-    ),
-    strict=True,
-)
 def test_id_with_trailing_newline_gives_none(kg: HttpSparqlClient) -> None:
     assert get_product(kg, "P0001\n") is None
 

@@ -29,11 +29,6 @@ SUBJECT_NS = "urn:shopbot-test:subject:"
 PREDICATE = URIRef("urn:shopbot-test:says")
 
 
-def _rdflib_long_literal_is_broken(text: str) -> bool:
-    """Texts hit by the rdflib long-string quoting bug (see test_literal_with_newline_ending_in_backslash_quote)."""
-    return "\n" in text and text.endswith('\\"')
-
-
 # --- render() -------------------------------------------------------------------------------------------
 
 
@@ -84,8 +79,6 @@ def test_render_without_bindings_is_prefixes_plus_template() -> None:
 )
 @given(text=st.text())
 def test_any_text_round_trips_as_one_literal(memory_kg: OxigraphStoreClient, text: str) -> None:
-    if _rdflib_long_literal_is_broken(text):
-        return  # a known bug, pinned by its own xfail test below
     subject = URIRef(SUBJECT_NS + uuid.uuid4().hex)
     before = count_triples(memory_kg)
     memory_kg.update(render("INSERT DATA { $s $p $o }", s=subject, p=PREDICATE, o=Literal(text)))
@@ -100,17 +93,8 @@ def test_any_text_round_trips_as_one_literal(memory_kg: OxigraphStoreClient, tex
     assert [row["s"] for row in found] == [subject]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: render() relies on rdflib Literal.n3(); for a text containing a newline and ending in a "
-        'backslash followed by a double quote, rdflib emits """...\\\\"""" (the final quote left unescaped '
-        "after an escaped backslash), which is not valid SPARQL: the query fails with a syntax error instead "
-        "of storing the text"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize("text", ['\n\\"', 'first line\nsecond ends in \\"', 'a\n\\\\"'])
-def test_literal_with_newline_ending_in_backslash_quote(memory_kg: OxigraphStoreClient, text: str) -> None:
+def test_literal_with_newline_ending_in_backslash_quote_round_trips(memory_kg: OxigraphStoreClient, text: str) -> None:
     subject = URIRef(SUBJECT_NS + uuid.uuid4().hex)
     memory_kg.update(render("INSERT DATA { $s $p $o }", s=subject, p=PREDICATE, o=Literal(text)))
     rows = memory_kg.select(render("SELECT ?o WHERE { $s $p ?o }", s=subject, p=PREDICATE))
