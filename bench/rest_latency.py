@@ -1,0 +1,84 @@
+"""Per-message latency of graph-backed questions through the REST channel of a running assistant.
+
+Start the assistant first (`make run`), or pass --start to run one on free ports for the benchmark.
+Prints median, p95 and max over N price questions about products named as shoppers would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+
+import requests
+
+from bot.cli import Stack
+from bot.services import free_port
+from knowledge.products import get_products
+from knowledge.settings import Settings, get_settings
+from knowledge.shop import Shop
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which this fraction of the values lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def measure(rasa_url: str, shop: Shop, count: int, seed: int = 7) -> list[float]:
+    """Seconds per answered price question, for ``count`` questions about random products."""
+    rng = random.Random(seed)
+    ids = [f"P{n:04d}" for n in range(1, 322)]
+    products = get_products(shop.kg, ids)
+    session = requests.Session()
+    latencies = []
+    for index in range(count):
+        product = rng.choice(products)
+        message = {"sender": f"bench-{index % 20}", "message": f"how much is the {product.name}?"}
+        started = time.perf_counter()
+        response = session.post(f"{rasa_url}/webhooks/rest/webhook", json=message, timeout=30)
+        latencies.append(time.perf_counter() - started)
+        said = " ".join(m.get("text", "") for m in response.json())
+        if f"{product.price:,.2f}" not in said:
+            print(f"  warning: unexpected answer for {product.name!r}: {said[:120]!r}", file=sys.stderr)
+    return latencies
+
+
+def main() -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", "--count", type=int, default=200, help="questions to ask (default: %(default)s)")
+    parser.add_argument("--start", action="store_true", help="start a private stack on free ports first")
+    parser.add_argument("--warmup", type=int, default=5, help="unmeasured questions first (default: %(default)s)")
+    args = parser.parse_args()
+
+    stack = None
+    settings = get_settings()
+    if args.start:
+        settings = Settings(var_dir=settings.var_dir / "bench", oxigraph_port=free_port(), action_port=free_port(),
+                            rasa_port=free_port())
+        stack = Stack(settings)
+        stack.start()
+    try:
+        url = f"http://127.0.0.1:{settings.rasa_port}"
+        try:
+            requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            print(f"no assistant at {url}: start it with `make run`, or pass --start", file=sys.stderr)
+            return 2
+        shop = Shop.from_settings(settings)
+        measure(url, shop, args.warmup, seed=1)
+        latencies = measure(url, shop, args.count)
+        ms = [1000 * s for s in latencies]
+        print(f"REST price questions: n={len(ms)} median={statistics.median(ms):.1f} ms "
+              f"p95={percentile(ms, 0.95):.1f} ms max={max(ms):.1f} ms")
+        return 0
+    finally:
+        if stack is not None:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

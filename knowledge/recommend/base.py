@@ -1,0 +1,404 @@
+"""The common recommender interface, id indexing and saving/loading of fitted models.
+
+A recommender is fitted on interactions, a sequence of ``(user_id, item_id, value)`` tuples (ratings
+for explicit data, weights such as purchase counts for implicit data) or an :class:`InteractionArrays`
+holding the same as three numpy arrays (the fast path used by the evaluation). Ids become contiguous
+ints through :class:`IdIndex`; the interactions become a users × items ``scipy.sparse`` CSR matrix.
+
+Models are saved to one ``.npz`` file holding only numpy arrays and a JSON header: loading never
+unpickles anything (``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Iterator, Optional, Sequence, Union
+
+import numpy as np
+import scipy.sparse as sp
+
+Interaction = tuple[str, str, float]
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Every concrete recommender class by name, filled by ``Recommender.__init_subclass__`` (for loading).
+MODEL_CLASSES: dict[str, type["Recommender"]] = {}
+
+_FORMAT_VERSION = 1
+
+
+class NotFittedError(RuntimeError):
+    """Raised when a recommender is used before ``fit``."""
+
+
+# --- interactions and ids -------------------------------------------------------------------------
+
+
+def _str_array(values: Iterable[Any]) -> np.ndarray:
+    """Values as a numpy unicode array (ids are always compared as strings)."""
+    array = np.asarray(values if isinstance(values, np.ndarray) else list(values))
+    if array.dtype.kind != "U":
+        array = array.astype(str)
+    return array
+
+
+@dataclass
+class InteractionArrays(Sequence[Interaction]):
+    """Interactions as parallel arrays: user ids, item ids, values (and optional unix timestamps)."""
+
+    users: np.ndarray
+    items: np.ndarray
+    values: np.ndarray
+    timestamps: Optional[np.ndarray] = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.users = _str_array(self.users)
+        self.items = _str_array(self.items)
+        self.values = np.asarray(self.values, dtype=np.float64)
+        if not (len(self.users) == len(self.items) == len(self.values)):
+            raise ValueError("users, items and values must have the same length")
+
+    @classmethod
+    def from_tuples(cls, interactions: Iterable[Sequence[Any]]) -> "InteractionArrays":
+        """Arrays from ``(user, item, value)`` tuples (a fourth element, if any, is ignored)."""
+        rows = list(interactions)
+        if not rows:
+            return cls(np.array([], dtype="U1"), np.array([], dtype="U1"), np.array([], dtype=np.float64))
+        users, items, values = zip(*((row[0], row[1], row[2]) for row in rows))
+        return cls(_str_array(users), _str_array(items), np.asarray(values, dtype=np.float64))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - int or slice/array, as numpy
+        if isinstance(index, (int, np.integer)):
+            return (str(self.users[index]), str(self.items[index]), float(self.values[index]))
+        return self.subset(index)
+
+    def __iter__(self) -> Iterator[Interaction]:
+        return iter(zip(self.users.tolist(), self.items.tolist(), self.values.tolist()))
+
+    def subset(self, index: Union[np.ndarray, slice]) -> "InteractionArrays":
+        """The interactions at these positions (a boolean mask, an index array or a slice)."""
+        ts = None if self.timestamps is None else self.timestamps[index]
+        return InteractionArrays(self.users[index], self.items[index], self.values[index], ts)
+
+
+def as_arrays(interactions: Union[InteractionArrays, Iterable[Sequence[Any]]]) -> InteractionArrays:
+    """Interactions as :class:`InteractionArrays`, converting tuples once (no copy for arrays)."""
+    if isinstance(interactions, InteractionArrays):
+        return interactions
+    return InteractionArrays.from_tuples(interactions)
+
+
+class IdIndex:
+    """Sorted unique string ids ↔ contiguous ints 0..n-1, vectorised both ways."""
+
+    def __init__(self, ids: Iterable[Any] = ()) -> None:
+        self.ids = np.unique(_str_array(ids))
+        self._positions: Optional[dict[str, int]] = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) >= 0  # type: ignore[arg-type]
+
+    def get(self, key: Any) -> int:
+        """The int of one id, or -1 when unknown."""
+        if self._positions is None:
+            self._positions = {key: pos for pos, key in enumerate(self.ids.tolist())}
+        return self._positions.get(str(key), -1)
+
+    def encode(self, keys: Iterable[Any]) -> np.ndarray:
+        """The ints of many ids (-1 for unknown ones), by binary search."""
+        keys = _str_array(keys)
+        if len(self.ids) == 0 or len(keys) == 0:
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = np.searchsorted(self.ids, keys)
+        pos = np.minimum(pos, len(self.ids) - 1)
+        return np.where(self.ids[pos] == keys, pos, -1).astype(np.int64)
+
+    def decode(self, positions: Iterable[int]) -> list[str]:
+        """The ids of these ints."""
+        return self.ids[np.asarray(positions, dtype=np.int64)].tolist()
+
+
+def interaction_matrix(
+    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int], aggregate: str = "sum"
+) -> sp.csr_matrix:
+    """A CSR matrix from coordinates; repeated (row, col) pairs are summed, averaged or maxed."""
+    if aggregate not in {"sum", "mean", "max"}:
+        raise ValueError(f"unknown aggregate {aggregate!r}")
+    values = np.asarray(values, dtype=np.float64)
+    if aggregate == "max" and len(values):
+        order = np.lexsort((-values, cols, rows))
+        rows, cols, values = rows[order], cols[order], values[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        rows, cols, values = rows[first], cols[first], values[first]
+    matrix = sp.csr_matrix((values, (rows, cols)), shape=shape, dtype=np.float64)
+    matrix.sum_duplicates()
+    if aggregate == "mean":
+        counts = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape, dtype=np.float64)
+        counts.sum_duplicates()
+        matrix.data = matrix.data / counts.data  # same sorted structure: both summed the same coordinates
+    matrix.sort_indices()
+    return matrix
+
+
+def top_n(scores: np.ndarray, n: int, exclude: Optional[np.ndarray] = None) -> np.ndarray:
+    """Indices of the ``n`` highest finite scores, best first, skipping ``exclude``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if exclude is not None and len(exclude):
+        scores = scores.copy()
+        scores[exclude] = -np.inf
+    candidates = np.flatnonzero(np.isfinite(scores))
+    if n <= 0 or len(candidates) == 0:
+        return np.array([], dtype=np.int64)
+    if len(candidates) > n:
+        part = np.argpartition(-scores[candidates], n - 1)[:n]
+        candidates = candidates[part]
+    # stable order: score descending, then index ascending (deterministic ties)
+    return candidates[np.lexsort((candidates, -scores[candidates]))]
+
+
+def row_slice(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of one CSR row (views, no copy)."""
+    start, end = matrix.indptr[row], matrix.indptr[row + 1]
+    return matrix.indices[start:end], matrix.data[start:end]
+
+
+# --- the interface --------------------------------------------------------------------------------
+
+
+class Recommender:
+    """Base class: fit on (user, item, value) interactions, predict, recommend, save and load."""
+
+    #: Attribute names of fitted numpy arrays / sparse matrices that ``save`` stores (besides the base ones).
+    _array_attrs: ClassVar[tuple[str, ...]] = ()
+    #: Attribute names of fitted scalars (JSON) that ``save`` stores.
+    _scalar_attrs: ClassVar[tuple[str, ...]] = ()
+    #: How repeated (user, item) pairs are combined when building the matrix.
+    _aggregate: ClassVar[str] = "mean"
+    _base_arrays: ClassVar[tuple[str, ...]] = ("matrix", "user_means", "item_means", "item_popularity")
+    _base_scalars: ClassVar[tuple[str, ...]] = ("global_mean", "value_min", "value_max")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        MODEL_CLASSES[cls.__name__] = cls
+
+    # parameters, in the style of scikit-learn: every __init__ argument is an attribute of that name
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments of this model."""
+        import inspect
+
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    @classmethod
+    def _from_params(cls, params: dict[str, Any]) -> "Recommender":
+        """An unfitted model from saved constructor arguments."""
+        return cls(**params)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    # --- fitting --------------------------------------------------------------------------------
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` (or ``load``) has run."""
+        return getattr(self, "matrix", None) is not None
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit() or load() first")
+
+    def fit(self, interactions: Union[InteractionArrays, Iterable[Sequence[Any]]], **kwargs: Any) -> "Recommender":
+        """Learn from (user_id, item_id, value) interactions; returns self."""
+        data = as_arrays(interactions)
+        self._fit_base(data, extra_items=kwargs.pop("extra_items", None))
+        self._fit(data, **kwargs)
+        return self
+
+    def _fit_base(self, data: InteractionArrays, extra_items: Optional[Iterable[Any]] = None) -> None:
+        """Index the ids, build the users × items matrix and the fallback statistics."""
+        if len(data) == 0:
+            raise ValueError("cannot fit on no interactions")
+        self.user_index = IdIndex(data.users)
+        items = data.items if extra_items is None else np.concatenate([data.items, _str_array(extra_items)])
+        self.item_index = IdIndex(items)
+        rows = self.user_index.encode(data.users)
+        cols = self.item_index.encode(data.items)
+        shape = (len(self.user_index), len(self.item_index))
+        self.matrix = interaction_matrix(rows, cols, data.values, shape, self._aggregate)
+        values = self.matrix.data
+        self.global_mean = float(values.mean())
+        self.value_min, self.value_max = float(values.min()), float(values.max())
+        counts_u = np.diff(self.matrix.indptr)
+        sums_u = np.asarray(self.matrix.sum(axis=1)).ravel()
+        self.user_means = np.where(counts_u > 0, sums_u / np.maximum(counts_u, 1), self.global_mean)
+        counts_i = np.bincount(self.matrix.indices, minlength=shape[1])
+        sums_i = np.bincount(self.matrix.indices, weights=values, minlength=shape[1])
+        self.item_means = np.where(counts_i > 0, sums_i / np.maximum(counts_i, 1), self.global_mean)
+        self.item_popularity = counts_i.astype(np.float64)
+
+    def _fit(self, data: InteractionArrays, **kwargs: Any) -> None:
+        """Model-specific fitting, after ``_fit_base``."""
+
+    # --- scores ---------------------------------------------------------------------------------
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predictions for known user and item ints (subclasses override)."""
+        return self.item_means[items]
+
+    def _scores(self, user: int) -> np.ndarray:
+        """Ranking scores of every item for a known user int (default: predictions for all items)."""
+        items = np.arange(len(self.item_index))
+        return self._predict_known(np.full(len(items), user), items)
+
+    def _fallback_scores(self, user: Optional[str]) -> np.ndarray:
+        """Scores for a user the model cannot personalise for: item popularity."""
+        return self.item_popularity.astype(np.float64)
+
+    def predict(self, user: Any, item: Any) -> float:
+        """The predicted value of ``item`` for ``user`` (fallbacks for unknown ids)."""
+        return float(self.predict_many([user], [item])[0])
+
+    def predict_many(self, users: Iterable[Any], items: Iterable[Any]) -> np.ndarray:
+        """Predictions for parallel sequences of user and item ids, vectorised."""
+        self._check_fitted()
+        u = self.user_index.encode(users)
+        i = self.item_index.encode(items)
+        out = np.full(len(u), self.global_mean, dtype=np.float64)
+        known_u, known_i = u >= 0, i >= 0
+        only_i = ~known_u & known_i
+        out[only_i] = self.item_means[i[only_i]]
+        only_u = known_u & ~known_i
+        out[only_u] = self.user_means[u[only_u]]
+        both = known_u & known_i
+        if both.any():
+            out[both] = self._predict_known(u[both], i[both])
+        return out
+
+    def scores(self, user: Any) -> np.ndarray:
+        """Ranking scores of every item (in ``item_index`` order) for a user; popularity if unknown."""
+        self._check_fitted()
+        u = self.user_index.get(user)
+        return self._scores(u) if u >= 0 else self._fallback_scores(user)
+
+    def seen_items(self, user: Any) -> np.ndarray:
+        """Item ints the user interacted with in the training data."""
+        u = self.user_index.get(user)
+        return row_slice(self.matrix, u)[0] if u >= 0 else np.array([], dtype=np.int64)
+
+    def recommend(self, user: Any, n: int = 10, exclude_seen: bool = True) -> list[tuple[str, float]]:
+        """The ``n`` best items for ``user`` with their scores, best first."""
+        scores = self.scores(user)
+        best = top_n(scores, n, self.seen_items(user) if exclude_seen else None)
+        return list(zip(self.item_index.decode(best), scores[best].tolist()))
+
+    def similar_items(self, item: Any, n: int = 10) -> list[tuple[str, float]]:
+        """The ``n`` items most similar to ``item`` (models without item similarities raise)."""
+        raise NotImplementedError(f"{type(self).__name__} has no item similarities")
+
+    # --- saving and loading -----------------------------------------------------------------
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able header and named arrays describing the fitted model."""
+        self._check_fitted()
+        header: dict[str, Any] = {
+            "class": type(self).__name__,
+            "params": self.get_params(),
+            "scalars": {name: getattr(self, name) for name in self._base_scalars + self._scalar_attrs},
+            "sparse": [],
+            "none": [],
+        }
+        arrays: dict[str, np.ndarray] = {"user_ids": self.user_index.ids, "item_ids": self.item_index.ids}
+        for name in self._base_arrays + self._array_attrs:
+            value = getattr(self, name)
+            if value is None:
+                header["none"].append(name)
+            elif sp.issparse(value):
+                csr = sp.csr_matrix(value)
+                header["sparse"].append(name)
+                arrays[f"{name}.data"] = csr.data
+                arrays[f"{name}.indices"] = csr.indices
+                arrays[f"{name}.indptr"] = csr.indptr
+                arrays[f"{name}.shape"] = np.asarray(csr.shape, dtype=np.int64)
+            else:
+                arrays[name] = np.asarray(value)
+        return header, arrays
+
+    def _set_state(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Restore what ``_get_state`` described."""
+        self.user_index = IdIndex(arrays["user_ids"])
+        self.item_index = IdIndex(arrays["item_ids"])
+        for name, value in header["scalars"].items():
+            setattr(self, name, value)
+        for name in header["none"]:
+            setattr(self, name, None)
+        for name in header["sparse"]:
+            shape = tuple(int(x) for x in arrays[f"{name}.shape"])
+            matrix = sp.csr_matrix(
+                (arrays[f"{name}.data"], arrays[f"{name}.indices"], arrays[f"{name}.indptr"]), shape=shape
+            )
+            setattr(self, name, matrix)
+        sparse_keys = {f"{n}.{part}" for n in header["sparse"] for part in ("data", "indices", "indptr", "shape")}
+        for key, value in arrays.items():
+            if key not in sparse_keys and key not in {"user_ids", "item_ids"} and "/" not in key:
+                setattr(self, key, value)
+
+    def save(self, path: PathLike) -> Path:
+        """Write the fitted model to ``path`` (a ``.npz`` file; the suffix is added if missing)."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        header, arrays = self._get_state()
+        header["format"] = _FORMAT_VERSION
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, __header__=np.array(json.dumps(header)), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: PathLike) -> "Recommender":
+        """Read a model written by ``save`` (any class when called on ``Recommender``)."""
+        model = load_model(path)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+
+def _read_npz(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    path = Path(path)
+    if not path.exists() and path.with_name(path.name + ".npz").exists():
+        path = path.with_name(path.name + ".npz")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    header = json.loads(str(arrays.pop("__header__")))
+    if header.get("format") != _FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported model format {header.get('format')!r}")
+    return header, arrays
+
+
+def model_from_state(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Recommender:
+    """A fitted model rebuilt from a header and arrays (used by ``load_model`` and composite models)."""
+    cls = MODEL_CLASSES.get(header["class"])
+    if cls is None:
+        raise ValueError(f"unknown model class {header['class']!r}")
+    model = cls._from_params(header["params"])
+    model._set_state(header, arrays)
+    return model
+
+
+def load_model(path: PathLike) -> Recommender:
+    """Load a model saved with ``Recommender.save``, whatever its class."""
+    import knowledge.recommend  # noqa: F401 - registers every model class
+
+    header, arrays = _read_npz(path)
+    return model_from_state(header, arrays)
+
