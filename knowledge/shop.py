@@ -17,8 +17,8 @@ class Shop:
 
     def __init__(self, kg: SparqlEndpoint, vocabulary_max_age: float = 2.0) -> None:
         self.kg = kg
-        self._vocabulary = CachedVocabulary(lambda: load_vocabulary(kg), vocabulary_max_age)
-        self._tagger: Optional[tuple[Vocabulary, PhraseTagger]] = None
+        self._vocabulary = CachedVocabulary(lambda: load_vocabulary(kg), vocabulary_max_age, background=True)
+        self._tagger: Optional[tuple[int, PhraseTagger]] = None
 
     @classmethod
     def from_settings(cls, settings: Optional[Settings] = None) -> "Shop":
@@ -40,9 +40,10 @@ class Shop:
 
     def tag(self, text: str) -> list[Span]:
         """Catalog phrases (products, brands, categories, colours, materials) in a message."""
-        vocabulary = self.vocabulary()
-        if self._tagger is None or self._tagger[0] is not vocabulary:
-            self._tagger = (vocabulary, PhraseTagger(vocabulary.phrases()))
+        phrases = self.vocabulary().phrases()
+        signature = hash(tuple((label, tuple(items)) for label, items in phrases.items()))
+        if self._tagger is None or self._tagger[0] != signature:
+            self._tagger = (signature, PhraseTagger(phrases))
         return self._tagger[1].tag(text)
 
     def resolve(self, mention: str) -> Resolution:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -13,6 +14,8 @@ from rapidfuzz import fuzz, process
 
 from knowledge.namespaces import product_id_of
 from knowledge.sparql import SparqlEndpoint, render
+
+logger = logging.getLogger(__name__)
 
 STOPWORDS = frozenset({"the", "a", "an", "this", "that", "these", "those", "my", "your", "one", "ones", "of"})
 _NON_WORD = re.compile(r"[^\w\s\-]+", re.UNICODE)
@@ -209,22 +212,46 @@ def load_vocabulary(kg: SparqlEndpoint) -> Vocabulary:
 
 
 class CachedVocabulary:
-    """The vocabulary, reloaded from the graph when older than a few seconds, so edits are seen live."""
+    """The vocabulary, reloaded from the graph when older than a few seconds, so edits are seen live.
 
-    def __init__(self, loader: Callable[[], Vocabulary], max_age: float) -> None:
+    With ``background=True`` a stale vocabulary is still served while a thread reloads it, so no
+    shopper's message waits for the reload; only the very first load blocks.
+    """
+
+    def __init__(self, loader: Callable[[], Vocabulary], max_age: float, background: bool = False) -> None:
         self._loader = loader
         self._max_age = max_age
+        self._background = background
         self._value: Optional[Vocabulary] = None
         self._loaded_at = 0.0
+        self._reloading = False
         self._lock = threading.Lock()
 
     def get(self) -> Vocabulary:
         """The vocabulary, fresh within the configured age."""
         with self._lock:
-            if self._value is None or time.monotonic() - self._loaded_at > self._max_age:
-                self._value = self._loader()
-                self._loaded_at = time.monotonic()
+            stale = self._value is None or time.monotonic() - self._loaded_at > self._max_age
+            if not stale:
+                return self._value
+            if self._value is not None and self._background:
+                if not self._reloading:
+                    self._reloading = True
+                    threading.Thread(target=self._reload, name="vocabulary-reload", daemon=True).start()
+                return self._value
+            self._value = self._loader()
+            self._loaded_at = time.monotonic()
             return self._value
+
+    def _reload(self) -> None:
+        try:
+            value = self._loader()
+        except Exception as error:  # noqa: BLE001 - keep serving the last vocabulary; retry on next use
+            logger.warning("catalog vocabulary reload failed: %s", error)
+            value = None
+        with self._lock:
+            if value is not None:
+                self._value, self._loaded_at = value, time.monotonic()
+            self._reloading = False
 
     def invalidate(self) -> None:
         """Forget the cached vocabulary so the next call reloads it."""

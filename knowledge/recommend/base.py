@@ -181,6 +181,8 @@ class Recommender:
     _array_attrs: ClassVar[tuple[str, ...]] = ()
     #: Attribute names of fitted scalars (JSON) that ``save`` stores.
     _scalar_attrs: ClassVar[tuple[str, ...]] = ()
+    #: Whether ``predict`` estimates the interaction value itself (a rating) rather than a ranking score.
+    predicts_ratings: ClassVar[bool] = True
     #: How repeated (user, item) pairs are combined when building the matrix.
     _aggregate: ClassVar[str] = "mean"
     _base_arrays: ClassVar[tuple[str, ...]] = ("matrix", "user_means", "item_means", "item_popularity")

@@ -74,7 +74,7 @@ class ImplicitItemCF(Recommender):
     _aggregate = "sum"
 
     def __init__(
-        self, k: int = 100, weighting: str = "none", binarize: bool = True, bm25_k1: float = 1.2, bm25_b: float = 0.75
+        self, k: int = 200, weighting: str = "bm25", binarize: bool = True, bm25_k1: float = 1.2, bm25_b: float = 0.75
     ) -> None:
         if weighting not in {"none", "bm25", "tfidf"}:
             raise ValueError(f"weighting must be none, bm25 or tfidf, not {weighting!r}")

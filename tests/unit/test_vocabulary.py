@@ -205,3 +205,27 @@ def test_cached_vocabulary_sees_graph_edits(memory_kg: OxigraphStoreClient, cloc
     cache.invalidate()
     best = cache.get().resolve("moonwalker 9").best
     assert best is not None and best.product_id == "P0001"
+
+
+def test_background_cache_serves_the_stale_vocabulary_while_it_reloads(clock: _Clock) -> None:
+    import threading
+
+    release = threading.Event()
+    loader = _CountingLoader()
+
+    def slow_loader() -> Vocabulary:
+        if loader.calls >= 1:
+            assert release.wait(10)
+        return loader()
+
+    cache = CachedVocabulary(slow_loader, max_age=2.0, background=True)
+    first = cache.get()
+    clock.now += 2.5
+    assert cache.get() is first  # stale, served at once; the reload runs in a thread
+    release.set()
+    for _ in range(200):
+        if cache.get() is not first:
+            break
+        threading.Event().wait(0.01)
+    assert cache.get().product_names["P0001"] == "load 2"
+    assert loader.calls == 2
