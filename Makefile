@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: setup run test data model nlu-report clean help
+.PHONY: setup run test data model nlu-report bench-recommender clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,6 +36,10 @@ test: model  ## set up, then run rasa data validate, the test stories and the py
 
 nlu-report: setup  ## 5-fold cross-validation of the NLU model (not part of make test)
 	$(BIN)/rasa test nlu --config config.yml --nlu data/nlu --cross-validation --folds 5 --out results/nlu
+
+bench-recommender: setup  ## our recommenders against scikit-surprise and implicit (needs ../shared/data)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	$(BIN)/python bench/recommender.py
 
 clean:  ## remove the virtualenv, models and local data
 	rm -rf $(VENV) models var results

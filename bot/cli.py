@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+from bot.cli_recommend import register as register_recommend
 from knowledge.settings import PROJECT_ROOT, Settings, get_settings
 
 
@@ -328,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run only this step (repeatable)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passed on to pytest")
     test.set_defaults(func=cmd_test)
+
+    register_recommend(commands)
     return parser
 
 

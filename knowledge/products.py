@@ -44,7 +44,8 @@ class Product:
 ATTRIBUTES = {
     "price": "price", "cost": "price", "colour": "colors", "color": "colors", "colours": "colors",
     "colors": "colors", "size": "sizes", "sizes": "sizes", "material": "material", "fabric": "material",
-    "made of": "material", "brand": "brand", "maker": "brand", "stock": "stock", "availability": "stock",
+    "made of": "material", "brand": "brand", "maker": "brand", "who makes": "brand", "made by": "brand",
+    "manufacturer": "brand", "stock": "stock", "availability": "stock",
     "rating": "rating", "reviews": "rating", "review": "rating", "description": "description",
     "category": "category", "type": "category",
 }

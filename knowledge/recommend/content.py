@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from knowledge.recommend.base import InteractionArrays, Recommender, row_slice, top_n
+from knowledge.recommend.base import InteractionArrays, Recommender, top_n
 
 #: Attribute spellings folded together.
 KEY_ALIASES = {"color": "colour", "colours": "colour", "colors": "colour", "categories": "category"}

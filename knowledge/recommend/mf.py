@@ -2,14 +2,16 @@
 
 r̂_ui = μ + b_u + b_i + q_iᵀ p_u, minimising Σ (r_ui − r̂_ui)² + reg·(b_u² + b_i² + ‖p_u‖² + ‖q_i‖²).
 Surprise walks the ratings one at a time in compiled code; here each epoch is a shuffled pass in
-mini-batches: the errors of a batch are computed at once and every rating's SGD step (the same
-per-rating step as Surprise's, regularisation included) is added to its user's and item's parameters
-with a sparse scatter-add. On ml-100k the batch size barely changes accuracy (see bench/recommender.py).
+mini-batches: the errors of a batch are computed at once from the parameters at the start of the batch,
+and every rating's SGD step (Surprise's per-rating step, regularisation included) is added to its
+user's and item's parameters with a sparse scatter-add (a CSC matrix product). On ml-100k the batch
+size (512–4096) barely changes the RMSE. The defaults (32 factors, 15 epochs, lr 0.02, reg 0.1) were
+chosen on ml-100k; Surprise's own (100, 20, 0.005, 0.02) are reproduced by passing them explicitly.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,13 +19,37 @@ import scipy.sparse as sp
 from knowledge.recommend.base import InteractionArrays, Recommender, top_n
 
 
-def _scatter_add(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Row sums of ``values`` grouped by ``index`` into a (size × columns) array (a sparse product)."""
-    order = np.argsort(index, kind="stable")
-    indptr = np.zeros(size + 1, dtype=np.int64)
-    np.cumsum(np.bincount(index, minlength=size), out=indptr[1:])
-    ones = np.ones(len(index), dtype=values.dtype)
-    return sp.csr_matrix((ones, order, indptr), shape=(size, len(index))) @ values
+class _ScatterAdd:
+    """Sums rows of a (batch × f) array by row index, as a sparse (rows × batch) CSC product.
+
+    Column b of the CSC matrix holds a single 1 at row ``index[b]``, so no sorting is needed; the matrix
+    object is built once per batch length and only its ``indices`` change between batches. With many
+    more rows than the batch holds, the rows are first compressed to the distinct indices of the batch.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._full: dict[int, sp.csc_matrix] = {}  # by batch length
+
+    @staticmethod
+    def _matrix(rows: int, index: np.ndarray, dtype: np.dtype) -> sp.csc_matrix:
+        batch = len(index)
+        return sp.csc_matrix(
+            (np.ones(batch, dtype=dtype), index.astype(np.int32), np.arange(batch + 1, dtype=np.int32)),
+            shape=(rows, batch),
+        )
+
+    def __call__(self, index: np.ndarray, values: np.ndarray) -> tuple[Union[slice, np.ndarray], np.ndarray]:
+        """(rows, sums) such that ``target[rows] += sums`` adds each row of ``values`` to ``target[index]``."""
+        if self.size > 4 * len(index):  # few rows touched: compress to the batch's distinct indices
+            rows, local = np.unique(index, return_inverse=True)
+            return rows, self._matrix(len(rows), local, values.dtype) @ values
+        matrix = self._full.get(len(index))
+        if matrix is None:
+            matrix = self._full[len(index)] = self._matrix(self.size, index, values.dtype)
+        else:
+            matrix.indices = index.astype(np.int32, copy=False)
+        return slice(None), matrix @ values
 
 
 class SVD(Recommender):
@@ -72,6 +98,7 @@ class SVD(Recommender):
         p = rng.normal(self.init_mean, self.init_std, (n_users, f))
         q = rng.normal(self.init_mean, self.init_std, (n_items, f))
         n, batch = len(ratings), max(1, int(self.batch_size))
+        to_users, to_items = _ScatterAdd(n_users), _ScatterAdd(n_items)
         for _ in range(self.n_epochs):
             order = rng.permutation(n)
             us, its, rs = users[order], items[order], ratings[order]
@@ -86,8 +113,10 @@ class SVD(Recommender):
                 grad_p -= reg * pu
                 grad_q = e * pu
                 grad_q -= reg * qi
-                p += lr * _scatter_add(ub, grad_p, n_users)
-                q += lr * _scatter_add(ib, grad_q, n_items)
+                rows, sums = to_users(ub, grad_p)
+                p[rows] += lr * sums
+                rows, sums = to_items(ib, grad_q)
+                q[rows] += lr * sums
         self.mu = mu
         self.user_bias, self.item_bias = bu, bi
         self.user_factors, self.item_factors = p, q

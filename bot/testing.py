@@ -1,0 +1,307 @@
+"""A pytest plugin for conversation tests that run the real model, the real actions and a real graph.
+
+Use the ``chat`` fixture in Python tests, or write YAML conversations in ``tests/conversations/*.yml``
+(see the README section "Writing conversation tests"). The model is loaded once per process; the
+action server and an Oxigraph server are started once on free ports; every conversation gets its own
+sender id and the graph it names, loaded fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import itertools
+import os
+import re
+import tempfile
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional, Union
+
+import pytest
+import yaml
+
+from knowledge.settings import PROJECT_ROOT, Settings
+
+DEMO = "demo"
+
+
+@dataclass
+class Reply:
+    """What the bot answered to one message: its messages and the slots afterwards."""
+
+    messages: list[dict[str, Any]]
+    slots: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """Every text the bot wrote, one per line."""
+        return "\n".join(m["text"] for m in self.messages if m.get("text"))
+
+    @property
+    def buttons(self) -> list[dict[str, str]]:
+        """Every button offered: quick replies, then the buttons on product cards."""
+        quick = [button for m in self.messages for button in m.get("buttons") or []]
+        return quick + [button for card in self.cards for button in card.get("buttons") or []]
+
+    @property
+    def cards(self) -> list[dict[str, Any]]:
+        """Every product card shown, single or in a carousel."""
+        cards = []
+        for message in self.messages:
+            custom = message.get("custom") or {}
+            if custom.get("type") == "product_card":
+                cards.append(custom["card"])
+            elif custom.get("type") == "carousel":
+                cards.extend(custom["cards"])
+        return cards
+
+    def says(self, expected: str) -> bool:
+        """Whether the text contains ``expected``, or matches it when written as ``/regex/``."""
+        return text_matches(self.text, expected)
+
+    def assert_says(self, expected: str) -> None:
+        """Fail with the bot's actual text unless it says ``expected``."""
+        assert self.says(expected), f"expected the bot to say {expected!r}, it said:\n{self.text}"
+
+    def assert_button(self, title: str) -> None:
+        """Fail unless a button with this title (or /regex/) was offered."""
+        titles = [b.get("title", "") for b in self.buttons]
+        assert any(text_matches(t, title) for t in titles), f"no button {title!r} among {titles}"
+
+    def assert_card(self, title: str) -> dict[str, Any]:
+        """Return the card with this title (or /regex/); fail if there is none."""
+        for card in self.cards:
+            if text_matches(card.get("title", ""), title):
+                return card
+        raise AssertionError(f"no card {title!r} among {[c.get('title') for c in self.cards]}")
+
+
+def text_matches(actual: str, expected: str) -> bool:
+    """Substring match, or a regular-expression search when ``expected`` is written ``/like this/``."""
+    if len(expected) >= 2 and expected.startswith("/") and expected.endswith("/"):
+        return re.search(expected[1:-1], actual, re.S) is not None
+    return expected in actual
+
+
+class Runtime:
+    """The trained model loaded in this process, plus a real action server and Oxigraph server."""
+
+    def __init__(self) -> None:
+        from bot.cli import Stack
+        from bot.services import free_port
+
+        self._root = Path(tempfile.mkdtemp(prefix="shopbot-chat-"))
+        self.settings = Settings(
+            var_dir=self._root, oxigraph_port=free_port(), action_port=free_port(), catalog_cache_seconds=0.5,
+            database_url=f"sqlite:///{self._root / 'shop.db'}",
+        )
+        self._stack = Stack(self.settings)
+        self._graph: Optional[str] = None
+        self._loop = asyncio.new_event_loop()
+        self._senders = itertools.count(1)
+        self.agent = None
+
+    def start(self) -> None:
+        """Start the graph and the action server, then load the model in process."""
+        from rasa.core.agent import Agent
+        from rasa.utils.endpoints import EndpointConfig
+
+        from bot.training import train
+        from knowledge.shop import reset_default_shop
+
+        self._stack.start(with_actions=True, with_rasa=False)
+        self._graph = DEMO
+        os.environ.update(self.settings.service_env())
+        reset_default_shop()
+        model, _ = train()
+        self.agent = Agent.load(model, action_endpoint=EndpointConfig(url=self.settings.action_endpoint_url))
+
+    def stop(self) -> None:
+        """Stop the servers this runtime started."""
+        self._stack.stop()
+        self._loop.close()
+
+    def use_graph(self, graph: Union[str, Path]) -> None:
+        """Make the graph hold the demo store, or the given Turtle file, and nothing else."""
+        from knowledge.loading import load_graph, read_turtle
+        from knowledge.shop import Shop, default_shop
+
+        path = self.settings.catalog_file if str(graph) == DEMO else Path(graph)
+        load_graph(Shop.from_settings(self.settings).kg, read_turtle(path))
+        default_shop().refresh()
+        self._graph = str(graph)
+
+    def new_sender(self) -> str:
+        """A sender id no conversation has used yet."""
+        return f"conversation-{os.getpid()}-{next(self._senders)}"
+
+    def say(self, sender: str, text: str, metadata: Optional[dict[str, Any]] = None) -> Reply:
+        """Send one message as this sender; return the bot's reply and the slots."""
+        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+        async def exchange() -> Reply:
+            channel = CollectingOutputChannel()
+            await self.agent.handle_message(UserMessage(text, channel, sender, metadata=metadata, input_channel="rest"))
+            tracker = await self.agent.processor.get_tracker(sender)
+            return Reply(list(channel.messages), dict(tracker.current_slot_values()))
+
+        return self._loop.run_until_complete(exchange())
+
+
+_runtime: Optional[Runtime] = None
+
+
+def runtime() -> Runtime:
+    """The process-wide runtime, started on first use and stopped when the process exits."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime()
+        atexit.register(_runtime.stop)
+        _runtime.start()
+    return _runtime
+
+
+class Chat:
+    """One conversation with the assistant."""
+
+    def __init__(self, runtime_: Runtime, graph: Union[str, Path] = DEMO, metadata: Optional[dict] = None) -> None:
+        self._runtime = runtime_
+        self.sender = runtime_.new_sender()
+        self.metadata = metadata
+        self.transcript: list[tuple[str, str]] = []
+        runtime_.use_graph(graph)
+
+    def say(self, text: str, metadata: Optional[dict[str, Any]] = None) -> Reply:
+        """Send a message; return what the bot answered."""
+        reply = self._runtime.say(self.sender, text, metadata if metadata is not None else self.metadata)
+        self.transcript.append(("user", text))
+        self.transcript.append(("bot", reply.text or _describe(reply)))
+        return reply
+
+
+def _describe(reply: Reply) -> str:
+    parts = [f"[card {c.get('title')}]" for c in reply.cards] + [f"[button {b.get('title')}]" for b in reply.buttons]
+    return " ".join(parts) or "(nothing)"
+
+
+@pytest.fixture
+def chat() -> Chat:
+    """A fresh conversation with the real model, actions and demo graph."""
+    return Chat(runtime())
+
+
+# --- YAML conversations ---------------------------------------------------------------------------
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> Optional[pytest.Collector]:
+    """Collect ``tests/conversations/*.yml`` (any ``conversations`` folder) as conversation tests."""
+    if file_path.suffix in {".yml", ".yaml"} and file_path.parent.name == "conversations":
+        return ConversationFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ConversationFile(pytest.File):
+    """A YAML file holding a list of conversations."""
+
+    def collect(self) -> Iterator["ConversationItem"]:
+        documents = yaml.safe_load(self.path.read_text(encoding="utf-8")) or []
+        if not isinstance(documents, list):
+            raise ConversationFormatError(f"{self.path}: expected a list of conversations")
+        for index, spec in enumerate(documents):
+            if not isinstance(spec, dict) or "conversation" not in spec or "steps" not in spec:
+                raise ConversationFormatError(f"{self.path}: entry {index + 1} needs 'conversation' and 'steps'")
+            yield ConversationItem.from_parent(self, name=str(spec["conversation"]), spec=spec)
+
+
+class ConversationFormatError(Exception):
+    """A conversation file that does not follow the documented format."""
+
+
+class ConversationMismatch(AssertionError):
+    """The bot said something other than what a conversation expects."""
+
+    def __init__(self, transcript: list[tuple[str, str, str]], step: int) -> None:
+        super().__init__(f"step {step}")
+        self.transcript = transcript
+        self.step = step
+
+
+STEP_KEYS = {"user", "bot", "buttons", "cards", "slots", "metadata"}
+
+
+class ConversationItem(pytest.Item):
+    """One conversation: user lines sent in order, each followed by expectations on the bot's reply."""
+
+    def __init__(self, *, spec: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def runtest(self) -> None:
+        graph = self.spec.get("graph", DEMO)
+        if graph != DEMO:
+            graph = (self.path.parent / graph).resolve()
+        chat = Chat(runtime(), graph=graph, metadata=self.spec.get("metadata"))
+        shown: list[tuple[str, str, str]] = []  # (who, actual, expected)
+        reply: Optional[Reply] = None
+        for number, step in enumerate(self.spec["steps"], 1):
+            unknown = set(step) - STEP_KEYS
+            if unknown:
+                raise ConversationFormatError(f"step {number}: unknown keys {sorted(unknown)}")
+            if "user" in step:
+                reply = chat.say(str(step["user"]), step.get("metadata"))
+                shown.append(("user", str(step["user"]), ""))
+                continue
+            if reply is None:
+                raise ConversationFormatError(f"step {number}: an expectation before any user line")
+            failure = _check(reply, step)
+            shown.append(("bot", reply.text or _describe(reply), failure or _expected(step)))
+            if failure:
+                raise ConversationMismatch(shown, number)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:  # noqa: ANN001
+        if isinstance(excinfo.value, ConversationMismatch):
+            return format_transcript(self.name, excinfo.value.transcript, excinfo.value.step)
+        if isinstance(excinfo.value, ConversationFormatError):
+            return f"{self.path}: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"conversation: {self.name}"
+
+
+def _expected(step: dict[str, Any]) -> str:
+    return "; ".join(f"{key}: {step[key]}" for key in ("bot", "buttons", "cards", "slots") if key in step)
+
+
+def _check(reply: Reply, step: dict[str, Any]) -> Optional[str]:
+    """What the reply lacks of the step's expectations, or None when it meets them all."""
+    if "bot" in step and not reply.says(str(step["bot"])):
+        return f"expected bot: {step['bot']}"
+    for title in step.get("buttons", []):
+        if not any(text_matches(b.get("title", ""), str(title)) for b in reply.buttons):
+            return f"expected button: {title} (offered: {[b.get('title') for b in reply.buttons]})"
+    for title in step.get("cards", []):
+        if not any(text_matches(c.get("title", ""), str(title)) for c in reply.cards):
+            return f"expected card: {title} (shown: {[c.get('title') for c in reply.cards]})"
+    for name, value in (step.get("slots") or {}).items():
+        if reply.slots.get(name) != value:
+            return f"expected slot {name} = {value!r} (is {reply.slots.get(name)!r})"
+    return None
+
+
+def format_transcript(name: str, transcript: list[tuple[str, str, str]], failed_step: int) -> str:
+    """The whole conversation, with the actual and the expected line side by side."""
+    lines = [f"conversation {name!r} failed at step {failed_step}:", ""]
+    width = 60
+    lines.append(f"     {'actual':<{width}} | expected")
+    lines.append(f"     {'-' * width}-+-{'-' * 30}")
+    for index, (who, actual, expected) in enumerate(transcript):
+        failed = index == len(transcript) - 1
+        marker = ">>" if failed else "  "
+        text_lines = [piece for line in actual.splitlines() for piece in textwrap.wrap(line, width - 6)] or [""]
+        for n, text in enumerate(text_lines):
+            label = f"{who}:" if n == 0 else ""
+            right = expected if n == 0 else ""
+            lines.append(f"{marker if n == 0 else '  '} {label:<5} {text:<{width - 6}} | {right}")
+    return "\n".join(lines)
