@@ -11,12 +11,10 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+from bot.console import say
 from bot.cli_recommend import register as register_recommend
+from bot.cli_shop import register as register_shop
 from knowledge.settings import PROJECT_ROOT, Settings, get_settings
-
-
-def _say(message: str) -> None:
-    print(f"[shopbot] {message}", flush=True)
 
 
 def _client(settings: Settings):  # noqa: ANN202 - HttpSparqlClient
@@ -34,10 +32,10 @@ def cmd_data_generate(args: argparse.Namespace) -> int:
     settings = get_settings()
     out = Path(args.out) if args.out else settings.store_dir
     if (out / "catalog.ttl").exists() and not args.force:
-        _say(f"demo store already at {out / 'catalog.ttl'} (use --force to regenerate)")
+        say(f"demo store already at {out / 'catalog.ttl'} (use --force to regenerate)")
         return 0
     catalog, count = write_store(out, seed=args.seed)
-    _say(f"wrote {count} products to {catalog} and their images to {out / 'images'}")
+    say(f"wrote {count} products to {catalog} and their images to {out / 'images'}")
     return 0
 
 
@@ -50,15 +48,15 @@ def cmd_kg_load(args: argparse.Namespace) -> int:
     settings = get_settings()
     path = Path(args.file) if args.file else settings.catalog_file
     if not path.exists():
-        _say(f"no such file: {path} (run `shopbot data generate` for the demo store)")
+        say(f"no such file: {path} (run `shopbot data generate` for the demo store)")
         return 2
-    _say(f"reading {path}")
+    say(f"reading {path}")
     graph = read_turtle(path)
     count = load_graph(
         _client(settings), graph, replace=not args.append,
-        progress=lambda done, total: _say(f"  {done}/{total} triples written"),
+        progress=lambda done, total: say(f"  {done}/{total} triples written"),
     )
-    _say(f"loaded {count} triples into {settings.sparql_update_url}")
+    say(f"loaded {count} triples into {settings.sparql_update_url}")
     return 0
 
 
@@ -74,9 +72,9 @@ def cmd_kg_validate(args: argparse.Namespace) -> int:
         graph, where = dump_graph(_client(settings)), settings.sparql_query_url
     report = validate(graph)
     if report.conforms:
-        _say(f"{where}: {len(graph)} triples conform to the shapes")
+        say(f"{where}: {len(graph)} triples conform to the shapes")
         return 0
-    _say(f"{where}: {len(report.problems)} problems")
+    say(f"{where}: {len(report.problems)} problems")
     for problem in report.problems:
         print(f"  - {problem}")
     return 1
@@ -109,11 +107,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     target = model_path()
     if target.exists() and not args.force:
-        _say(f"model is up to date: {target}")
+        say(f"model is up to date: {target}")
         return 0
-    _say(f"training {target.name} (about 2-3 minutes on 2 cores)")
+    say(f"training {target.name} (about 2-3 minutes on 2 cores)")
     path, seconds = train(force=args.force)
-    _say(f"trained {path} in {seconds:.0f} s")
+    say(f"trained {path} in {seconds:.0f} s")
     return 0
 
 
@@ -136,19 +134,20 @@ class Stack:
 
         settings, logs = self.settings, self.settings.var_dir / "logs"
         if not settings.catalog_file.exists():
-            _say("generating the demo store")
+            say("generating the demo store")
             write_store(settings.store_dir)
         if settings.local_oxigraph:
             self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs), timeout=30)
         kg = _client(settings)
         products = count_products(kg)
         if products == 0:
-            _say(f"loading the demo store into {settings.sparql_update_url}")
+            say(f"loading the demo store into {settings.sparql_update_url}")
             load_graph(kg, read_turtle(settings.catalog_file))
             products = count_products(kg)
-        _say(f"knowledge graph: {products} products at {settings.sparql_query_url}")
+        say(f"knowledge graph: {products} products at {settings.sparql_query_url}")
+        ensure_shop_database(settings)
         model, seconds = train()
-        _say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
+        say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
         if with_actions:
             self._start(action_service(settings.action_port, logs, settings.service_env()), timeout=90)
         if with_rasa:
@@ -156,16 +155,16 @@ class Stack:
             self._start(rasa, timeout=300)
 
     def _start(self, service, timeout: float) -> None:  # noqa: ANN001 - bot.services.Service
-        _say(f"starting {service.name} on port {service.port} (log: {service.log_path})")
+        say(f"starting {service.name} on port {service.port} (log: {service.log_path})")
         service.start()
         self.services.append(service)
         seconds = service.wait_ready(timeout)
-        _say(f"{service.name} ready in {seconds:.1f} s")
+        say(f"{service.name} ready in {seconds:.1f} s")
 
     def stop(self) -> None:
         """Stop every service this stack started, newest first."""
         for service in reversed(self.services):
-            _say(f"stopping {service.name}")
+            say(f"stopping {service.name}")
             service.stop()
         self.services.clear()
 
@@ -174,9 +173,29 @@ class Stack:
         while True:
             for service in self.services:
                 if service.process.poll() is not None:
-                    _say(f"{service.name} exited with code {service.process.returncode}\n{service.log_tail()}")
+                    say(f"{service.name} exited with code {service.process.returncode}\n{service.log_tail()}")
                     return 1
             time.sleep(1)
+
+
+def ensure_shop_database(settings: Settings) -> None:
+    """Create the shop database and fill it with the demo shop when it holds no orders yet."""
+    from datetime import date
+
+    from knowledge.demo_store import generate_products
+    from knowledge.shopdb.engine import connect
+    from knowledge.shopdb.generate import generate_shop
+
+    shop = connect(settings.database_url)
+    try:
+        if shop.is_empty():
+            say(f"generating the demo shop's customers and orders into {shop.url}")
+            counts = generate_shop(shop, generate_products(), today=date.today())
+            say("  " + ", ".join(f"{count} {table}" for table, count in counts.items()))
+        else:
+            say(f"shop database: {shop.url}")
+    finally:
+        shop.dispose()
 
 
 def _run_stack(body: Callable[[Stack], int], with_actions: bool = True, with_rasa: bool = True) -> int:
@@ -188,7 +207,7 @@ def _run_stack(body: Callable[[Stack], int], with_actions: bool = True, with_ras
         stack.start(with_actions=with_actions, with_rasa=with_rasa)
         return body(stack)
     except ServiceError as error:
-        _say(f"error: {error}")
+        say(f"error: {error}")
         return 1
     except KeyboardInterrupt:
         return 0
@@ -201,7 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
 
     def serve(stack: Stack) -> int:
-        _say("shopbot is running:")
+        say("shopbot is running:")
         print(f"  REST channel      http://localhost:{settings.rasa_port}/webhooks/rest/webhook")
         print(f"  socket.io channel http://localhost:{settings.rasa_port}/socket.io")
         print(f"  action server     {settings.action_endpoint_url}")
@@ -209,7 +228,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  logs              {settings.var_dir / 'logs'}")
         print(f"  try: curl -s localhost:{settings.rasa_port}/webhooks/rest/webhook "
               "-d '{\"sender\":\"me\",\"message\":\"how much is the trailblazer 2?\"}'")
-        _say("press Ctrl-C to stop")
+        say("press Ctrl-C to stop")
         return stack.wait()
 
     return _run_stack(serve)
@@ -228,7 +247,8 @@ def cmd_shell(args: argparse.Namespace) -> int:
             sys.executable, "-m", "rasa", "shell", "--model", str(model_path()),
             "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),
         ]
-        return subprocess.call(command, env=child_env({"ACTION_ENDPOINT_URL": settings.action_endpoint_url}))
+        env = {"ACTION_ENDPOINT_URL": settings.action_endpoint_url, **settings.service_env()}
+        return subprocess.call(command, env=child_env(env))
 
     return _run_stack(shell, with_rasa=False)
 
@@ -266,7 +286,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
     def run_steps(stack: Stack) -> int:
         for name, command in steps:
-            _say(f"{name}: {' '.join(command[2:])}")
+            say(f"{name}: {' '.join(command[2:])}")
             started = time.monotonic()
             env = child_env(graph_env if name == "test stories" else {})
             code = subprocess.call(command, cwd=str(PROJECT_ROOT), env=env)
@@ -279,7 +299,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         run_steps(stack)
     finally:
         stack.stop()
-    _say("summary:")
+    say("summary:")
     for name, code, seconds in results:
         print(f"  {'ok  ' if code == 0 else 'FAIL'} {name} ({seconds:.0f} s)")
     return 0 if results and all(code == 0 for _, code, _ in results) else 1
@@ -331,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.set_defaults(func=cmd_test)
 
     register_recommend(commands)
+    register_shop(commands)
     return parser
 
 
@@ -345,7 +366,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         from knowledge.sparql import KnowledgeGraphUnavailable
 
         if isinstance(error, KnowledgeGraphUnavailable):
-            _say(f"error: {error}\n  is the SPARQL server running? `shopbot run` starts a local one")
+            say(f"error: {error}\n  is the SPARQL server running? `shopbot run` starts a local one")
             return 1
         raise
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
+from bot.console import say
 from knowledge.settings import PROJECT_ROOT
 
 #: Where the public data sets live by default (outside the project, see ../shared/data/README.md).
@@ -16,10 +17,6 @@ METRIC_COLUMNS = {
     "ml-100k": ("rmse", "mae", "fit_seconds", "predict_seconds", "recommend_ms"),
     "online-retail": ("hr@10", "ndcg@10", "precision@10", "recall@10", "coverage", "fit_seconds", "recommend_ms"),
 }
-
-
-def _say(message: str) -> None:
-    print(f"[shopbot] {message}", flush=True)
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -44,20 +41,20 @@ def cmd_recommend_evaluate(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else SHARED_DATA / args.dataset
     try:
         result = evaluate(
-            args.dataset, path, folds=args.folds, seed=args.seed, algorithms=args.algorithm, progress=_say
+            args.dataset, path, folds=args.folds, seed=args.seed, algorithms=args.algorithm, progress=say
         )
     except DatasetMissing as error:
-        _say(f"skipped: {error}")
+        say(f"skipped: {error}")
         return 2
     except ValueError as error:
-        _say(f"error: {error}")
+        say(f"error: {error}")
         return 2
     print(format_table(result))
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        _say(f"wrote {out}")
+        say(f"wrote {out}")
     return 0
 
 
@@ -81,15 +78,3 @@ def register(subcommands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     )
     evaluate.add_argument("--json", metavar="OUT", help="also write the results as JSON to this file")
     evaluate.set_defaults(func=cmd_recommend_evaluate)
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    """Run ``recommend ...`` on its own (until it is wired into ``shopbot``)."""
-    parser = argparse.ArgumentParser(prog="shopbot")
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -38,6 +38,7 @@ def child_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
     """The environment for child processes: ours, quieter TensorFlow, the project importable."""
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no reports to the outside: there is no network here
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
     env.update(extra or {})
     return env

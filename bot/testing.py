@@ -13,6 +13,7 @@ import atexit
 import itertools
 import os
 import re
+import shutil
 import tempfile
 import textwrap
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any, Iterator, Optional, Union
 import pytest
 import yaml
 
-from knowledge.settings import PROJECT_ROOT, Settings
+from knowledge.settings import Settings
 
 DEMO = "demo"
 
@@ -93,9 +94,11 @@ class Runtime:
         from bot.services import free_port
 
         self._root = Path(tempfile.mkdtemp(prefix="shopbot-chat-"))
+        self._database_file = self._root / "shop.db"
+        self._template_file = self._root / "shop-template.db"
         self.settings = Settings(
             var_dir=self._root, oxigraph_port=free_port(), action_port=free_port(), catalog_cache_seconds=0.5,
-            database_url=f"sqlite:///{self._root / 'shop.db'}",
+            database_url=f"sqlite:///{self._database_file}",
         )
         self._stack = Stack(self.settings)
         self._graph: Optional[str] = None
@@ -112,6 +115,7 @@ class Runtime:
         from knowledge.shop import reset_default_shop
 
         self._stack.start(with_actions=True, with_rasa=False)
+        shutil.copyfile(self._database_file, self._template_file)
         self._graph = DEMO
         os.environ.update(self.settings.service_env())
         reset_default_shop()
@@ -122,6 +126,10 @@ class Runtime:
         """Stop the servers this runtime started."""
         self._stack.stop()
         self._loop.close()
+
+    def fresh_database(self) -> None:
+        """Put the demo shop database back as it was generated (conversations may cancel orders)."""
+        shutil.copyfile(self._template_file, self._database_file)
 
     def use_graph(self, graph: Union[str, Path]) -> None:
         """Make the graph hold the demo store, or the given Turtle file, and nothing else."""
@@ -172,6 +180,7 @@ class Chat:
         self.metadata = metadata
         self.transcript: list[tuple[str, str]] = []
         runtime_.use_graph(graph)
+        runtime_.fresh_database()
 
     def say(self, text: str, metadata: Optional[dict[str, Any]] = None) -> Reply:
         """Send a message; return what the bot answered."""
@@ -201,11 +210,24 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> Optional[p
     return None
 
 
+class ConversationLoader(yaml.SafeLoader):
+    """YAML as in version 1.2: only ``true``/``false`` are booleans, so ``user: no`` is the text "no"."""
+
+
+ConversationLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ConversationLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 class ConversationFile(pytest.File):
     """A YAML file holding a list of conversations."""
 
     def collect(self) -> Iterator["ConversationItem"]:
-        documents = yaml.safe_load(self.path.read_text(encoding="utf-8")) or []
+        documents = yaml.load(self.path.read_text(encoding="utf-8"), Loader=ConversationLoader) or []
         if not isinstance(documents, list):
             raise ConversationFormatError(f"{self.path}: expected a list of conversations")
         for index, spec in enumerate(documents):

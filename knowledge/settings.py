@@ -29,6 +29,7 @@ class Settings:
     sparql_timeout: float = field(default_factory=lambda: float(_env("SPARQL_TIMEOUT", "5")))
     catalog_cache_seconds: float = field(default_factory=lambda: float(_env("KG_CACHE_SECONDS", "2")))
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
+    tracker_store_url: str = field(default_factory=lambda: _env("TRACKER_STORE_URL", ""))
     rasa_port: int = field(default_factory=lambda: int(_env("RASA_PORT", "5005")))
     action_port: int = field(default_factory=lambda: int(_env("ACTION_PORT", "5055")))
     action_endpoint_url: str = field(default_factory=lambda: _env("ACTION_ENDPOINT_URL", ""))
@@ -46,6 +47,8 @@ class Settings:
             object.__setattr__(self, "action_endpoint_url", f"http://127.0.0.1:{self.action_port}/webhook")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.var_dir / 'shop.db'}")
+        if not self.tracker_store_url:
+            object.__setattr__(self, "tracker_store_url", f"sqlite:///{self.var_dir / 'tracker.db'}")
         if not self.public_url:
             object.__setattr__(self, "public_url", f"http://localhost:{self.web_port}")
 
@@ -70,6 +73,8 @@ class Settings:
             "SPARQL_QUERY_URL": self.sparql_query_url,
             "SPARQL_UPDATE_URL": self.sparql_update_url,
             "KG_CACHE_SECONDS": str(self.catalog_cache_seconds),
+            "DATABASE_URL": self.database_url,
+            "TRACKER_STORE_URL": self.tracker_store_url,
             "SHOPBOT_PUBLIC_URL": self.public_url,
         }
 

@@ -56,29 +56,32 @@ class GraphEntityMatcher(GraphComponent, EntityExtractorMixin):
             text = message.get(TEXT)
             if not text or text.startswith("/"):
                 continue
-            try:
-                spans = self.shop.tag(text)
-            except KnowledgeGraphUnavailable as error:
-                logger.warning("catalog names unavailable, skipping graph entities: %s", error)
-                return messages
             found = self.add_extractor_name(
                 [{"entity": s.label, "start": s.start, "end": s.end, "value": s.text, "confidence_entity": 1.0}
-                 for s in spans]
+                 for s in self._spans(text)]
             )
             message.set(ENTITIES, merge_entities(message.get(ENTITIES, []), found), add_to_output=True)
         return messages
 
+    def _spans(self, text: str) -> list:
+        try:
+            return self.shop.tag(text)
+        except KnowledgeGraphUnavailable as error:
+            logger.warning("catalog names unavailable, no graph entities this time: %s", error)
+            return []
+
 
 def merge_entities(learned: List[Dict[Text, Any]], matched: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
-    """Learned entities plus matched ones; on overlap the longer span wins, the catalog's on a tie."""
+    """Learned entities (each span once) plus matched ones; on overlap the longer span wins, the catalog's on a tie."""
     def overlaps(a: Dict[Text, Any], b: Dict[Text, Any]) -> bool:
         return a["start"] < b["end"] and b["start"] < a["end"]
 
     def length(entity: Dict[Text, Any]) -> int:
         return entity["end"] - entity["start"]
 
+    unique = list({(e["entity"], e["start"], e["end"], e.get("role")): e for e in reversed(learned)}.values())[::-1]
     kept = [
-        entity for entity in learned
+        entity for entity in unique
         if not any(overlaps(entity, m) and length(m) >= length(entity) for m in matched)
     ]
     kept_matched = [m for m in matched if not any(overlaps(m, e) and length(e) > length(m) for e in kept)]

@@ -14,6 +14,7 @@ from bot.services import free_port
 from knowledge.products import SearchFacets, count_triples, get_product
 from knowledge.settings import Settings
 from knowledge.shop import Shop
+from knowledge.shopdb import connect, lookup_order
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -21,12 +22,14 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 class Chat:
     """A shopper talking to the running assistant over the REST channel."""
 
-    def __init__(self, url: str, sender: str) -> None:
+    def __init__(self, url: str, sender: str, customer_id: str = "") -> None:
         self.url, self.sender = url, sender
+        self.metadata = {"customer_id": customer_id} if customer_id else None
 
     def say(self, text: str) -> list[dict[str, Any]]:
         """Send one message; return the bot's messages."""
-        response = requests.post(self.url, json={"sender": self.sender, "message": text}, timeout=60)
+        body = {"sender": self.sender, "message": text, "metadata": self.metadata}
+        response = requests.post(self.url, json=body, timeout=60)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -59,9 +62,9 @@ def shop(stack: Stack) -> Shop:
     return Shop.from_settings(stack.settings)
 
 
-def chat(stack: Stack, name: str) -> Chat:
-    """A new conversation with the running assistant."""
-    return Chat(f"http://127.0.0.1:{stack.settings.rasa_port}/webhooks/rest/webhook", name)
+def chat(stack: Stack, name: str, customer_id: str = "") -> Chat:
+    """A new conversation with the running assistant, as a guest or a signed-in customer."""
+    return Chat(f"http://127.0.0.1:{stack.settings.rasa_port}/webhooks/rest/webhook", name, customer_id)
 
 
 def money(amount: Decimal) -> str:
@@ -124,3 +127,31 @@ def test_graph_down_gets_an_apology_then_recovers(stack: Stack) -> None:
         oxigraph.start()
         oxigraph.wait_ready(30)
     assert "$129.00" in bot.text("how much is the trailblazer 2?")
+
+
+def test_order_status_comes_from_the_shop_database(stack: Stack) -> None:
+    db = connect(stack.settings.database_url)
+    order = lookup_order(db, "SB-100002", customer_id="C0001")
+    answer = chat(stack, "status", customer_id="C0001").text("where is my order SB-100002")
+    assert f"Order SB-100002 is {order.status}." in answer
+    assert order.tracking_number in answer and order.carrier in answer
+
+
+def test_another_customers_order_is_refused(stack: Stack) -> None:
+    answer = chat(stack, "nosy", customer_id="C0002").text("where is my order SB-100001")
+    assert "I couldn't find order SB-100001 for you" in answer
+    assert "processing" not in answer
+
+
+def test_cancellation_is_written_and_the_conversation_survives_a_rasa_restart(stack: Stack) -> None:
+    bot = chat(stack, "cancel", customer_id="C0001")
+    assert "Do you really want to cancel it?" in bot.text("please cancel order SB-100001")
+    assert "Done: order SB-100001 is cancelled." in bot.text("yes")
+    assert lookup_order(connect(stack.settings.database_url), "SB-100001", customer_id="C0001").status == "cancelled"
+
+    assert "What's your order number?" in bot.text("where is my order?")
+    rasa = next(s for s in stack.services if s.name == "rasa server")
+    rasa.stop()
+    rasa.start()
+    rasa.wait_ready(300)
+    assert "Order SB-100001 is cancelled." in bot.text("SB-100001")  # the form went on where it was

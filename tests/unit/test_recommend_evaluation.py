@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.cli_recommend import SHARED_DATA, format_table, main, register
+from bot.cli import main
+from bot.cli_recommend import SHARED_DATA, format_table, register
 from knowledge.recommend import SVD, InteractionArrays, ItemKNN, Popularity
 from knowledge.recommend.evaluation import (
     DatasetMissing,

@@ -1,0 +1,170 @@
+"""Store policies, complaints, a hand-over to a person, and what to do when NLU is unsure."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import render
+from actions.orders import customer_id, previous_bot_action, shop_db
+from actions.products import ShopAction
+from knowledge import policies
+from knowledge.settings import get_settings
+from knowledge.shop import Shop, default_shop
+from knowledge.shopdb import support
+from knowledge.sparql import KnowledgeGraphUnavailable
+
+HANDOFF_BUTTON = {"title": "Talk to a person", "payload": "/human_handoff"}
+
+# What each intent is called on a "did you mean" button.
+INTENT_TITLES = {
+    "ask_price": "Ask a price", "ask_product_info": "About a product", "check_availability": "Check stock",
+    "search_products": "Find products", "compare_products": "Compare products", "track_order": "Track my order",
+    "cancel_order": "Cancel an order", "change_order": "Change an order", "request_refund": "Return an item",
+    "ask_return_policy": "Return policy", "ask_shipping": "Shipping", "ask_payment_methods": "Payment methods",
+    "payment_issue": "Payment problem", "complaint": "Make a complaint", "human_handoff": "Talk to a person",
+    "account_help": "My account",
+}
+
+
+class ActionReturnPolicy(ShopAction):
+    """State the return policy as the graph holds it."""
+
+    def name(self) -> Text:
+        return "action_return_policy"
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
+        policy = policies.return_policy(shop.kg)
+        if policy is None:
+            dispatcher.utter_message(text="Sorry, I don't have our return policy at hand. A person can help.",
+                                     buttons=[HANDOFF_BUTTON])
+            return []
+        free = "Returns are free. " if policy.free_returns else ""
+        dispatcher.utter_message(
+            text=f"You can return items within {policy.window_days} days of delivery, {policy.condition}. {free}"
+                 f"Refunds go to {policy.refund_method} within {policy.refund_days} business days of us "
+                 "receiving the return. To start one, tell me \"I want to return an order\".",
+        )
+        return []
+
+
+class ActionShippingInfo(ShopAction):
+    """List the shipping options with their cost and delivery time, from the graph."""
+
+    def name(self) -> Text:
+        return "action_shipping_info"
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
+        options = policies.shipping_options(shop.kg)
+        currency = shop_currency()
+        lines = ["We ship with:"]
+        for option in options:
+            cost = "free" if option.cost == 0 else render.money(option.cost, currency)
+            days = f"{option.min_days} business day" + ("s" if option.max_days > 1 else "") \
+                if option.min_days == option.max_days else f"{option.min_days}–{option.max_days} business days"
+            free = f", free on orders over {render.money(option.free_over, currency)}" if option.free_over else ""
+            lines.append(f"- {option.name}: {cost}, {days}{free}")
+        dispatcher.utter_message(text="\n".join(lines))
+        return []
+
+
+class ActionPaymentMethods(ShopAction):
+    """List the payment methods the store accepts, from the graph."""
+
+    def name(self) -> Text:
+        return "action_payment_methods"
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
+        methods = policies.payment_methods(shop.kg)
+        dispatcher.utter_message(text=f"You can pay with {render.listing(methods)}.")
+        return []
+
+
+def shop_currency() -> str:
+    """The currency prices are shown in."""
+    return get_settings().currency
+
+
+def transcript(tracker: Tracker, limit: int = 50) -> List[Dict[str, str]]:
+    """The conversation so far, as who said what."""
+    lines = []
+    for event in tracker.events:
+        if event.get("event") == "user" and event.get("text"):
+            lines.append({"from": "shopper", "text": event["text"]})
+        elif event.get("event") == "bot" and event.get("text"):
+            lines.append({"from": "bot", "text": event["text"]})
+    return lines[-limit:]
+
+
+class ActionComplaint(Action):
+    """Apologise, record the complaint, and offer a person."""
+
+    def name(self) -> Text:
+        return "action_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        with shop_db().session() as db:
+            number = support.record_complaint(
+                db, tracker.sender_id, tracker.latest_message.get("text") or "", customer_id=customer_id(tracker)
+            )
+        dispatcher.utter_message(
+            text=f"I'm really sorry about that. I've recorded your complaint (reference {number}) so our team "
+                 "can look into it. Would you like to talk to a person now?",
+            buttons=[HANDOFF_BUTTON],
+        )
+        return []
+
+
+class ActionHandoff(Action):
+    """Record a request for a person, with the transcript so far, and say what happens next."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        try:
+            contact = policies.store_contact(default_shop().kg)
+        except KnowledgeGraphUnavailable:  # the hand-over must work even when the graph does not
+            contact = None
+        with shop_db().session() as db:
+            number = support.record_handoff(
+                db, tracker.sender_id, reason=tracker.latest_message.get("text") or "",
+                transcript=transcript(tracker), customer_id=customer_id(tracker),
+            )
+        hours = f" ({contact.hours})" if contact and contact.hours else ""
+        email = f" You can also write to {contact.email}." if contact and contact.email else ""
+        dispatcher.utter_message(
+            text=f"I've passed our conversation to a person (request {number}). Someone from our team will reply "
+                 f"here as soon as they can during opening hours{hours}.{email}"
+        )
+        return []
+
+
+class ActionFallback(Action):
+    """When NLU is unsure: ask to rephrase with the likeliest intents; the second time in a row, offer a person."""
+
+    def name(self) -> Text:
+        return "action_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        if previous_bot_action(tracker) == self.name():
+            dispatcher.utter_message(
+                text="Sorry, I still didn't understand. Would you like to talk to a person?",
+                buttons=[HANDOFF_BUTTON, {"title": "No, I'll try again", "payload": "/deny"}],
+            )
+            return []
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        likely = [r["name"] for r in ranking if r.get("name") in INTENT_TITLES][:3]
+        buttons = [{"title": INTENT_TITLES[name], "payload": f"/{name}"} for name in likely]
+        dispatcher.utter_message(text="Sorry, I didn't quite get that. Did you mean one of these, or could you "
+                                      "rephrase it?", buttons=buttons)
+        return []

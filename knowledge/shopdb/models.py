@@ -1,0 +1,210 @@
+"""The shop database schema: customers, orders and their lines, shipments, returns, support and interactions.
+
+Money is ``Numeric(12, 2)`` read back as ``Decimal``; datetimes are timezone-naive UTC.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Optional
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+ORDER_STATUSES = ("processing", "shipped", "delivered", "cancelled", "returned")
+SHIPPING_OPTIONS = ("standard", "express", "pickup")
+RETURN_STATUSES = ("requested", "received", "refunded", "rejected")
+INTERACTION_KINDS = ("view", "cart", "purchase", "rating")
+HANDOFF_STATUSES = ("open", "assigned", "closed")
+
+CENT = Decimal("0.01")
+
+Base = declarative_base()
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK expression for a column holding one of fixed values (constants only, never user input)."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Money(TypeDecorator):
+    """An amount of money: ``NUMERIC(12, 2)`` in the database, ``Decimal`` with two places in Python."""
+
+    impl = Numeric(12, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine:
+        """SQLite has no decimals: read the float back without SQLAlchemy's lossy-conversion warning."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Numeric(12, 2, asdecimal=False))
+        return dialect.type_descriptor(Numeric(12, 2))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        """Amounts are rounded to cents before they are stored."""
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(CENT)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Optional[Decimal]:
+        """Amounts come back as ``Decimal`` with two places on every database."""
+        if value is None:
+            return None
+        if isinstance(value, float):
+            value = repr(round(value, 2))
+        return Decimal(str(value)).quantize(CENT)
+
+
+class Customer(Base):
+    """A shopper with an account."""
+
+    __tablename__ = "customers"
+
+    id = Column(String(16), primary_key=True)
+    name = Column(String(120), nullable=False)
+    email = Column(String(254), nullable=False, unique=True)
+    created_at = Column(DateTime, nullable=False)
+    address = Column(String(300), nullable=False)
+
+    orders = relationship("Order", back_populates="customer")
+
+
+class Order(Base):
+    """An order; its id is the order number shoppers see, "SB-" and six digits."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(_in("status", ORDER_STATUSES), name="ck_orders_status"),
+        CheckConstraint(_in("shipping_option", SHIPPING_OPTIONS), name="ck_orders_shipping_option"),
+        Index("ix_orders_customer_placed", "customer_id", "placed_at"),
+    )
+
+    id = Column(String(9), primary_key=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False)
+    placed_at = Column(DateTime, nullable=False, index=True)
+    status = Column(String(16), nullable=False)
+    shipping_address = Column(String(300), nullable=False)
+    shipping_option = Column(String(16), nullable=False)
+    shipping_cost = Column(Money, nullable=False, default=Decimal("0.00"))
+    total = Column(Money, nullable=False)
+    currency = Column(String(3), nullable=False, default="USD")
+
+    customer = relationship("Customer", back_populates="orders")
+    lines = relationship("OrderLine", back_populates="order", order_by="OrderLine.id")
+    shipment = relationship("Shipment", back_populates="order", uselist=False)
+    returns = relationship("Return", back_populates="order", order_by="Return.created_at")
+
+
+class OrderLine(Base):
+    """One product of an order, with the name and price it had when ordered."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_order_lines_quantity"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    order_id = Column(String(9), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True)
+    product_id = Column(String(16), nullable=False, index=True)
+    product_name = Column(String(200), nullable=False)
+    quantity = Column(Integer, nullable=False)
+    unit_price = Column(Money, nullable=False)
+
+    order = relationship("Order", back_populates="lines")
+
+
+class Shipment(Base):
+    """How an order travels: carrier, tracking number and dates."""
+
+    __tablename__ = "shipments"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    order_id = Column(String(9), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, unique=True)
+    carrier = Column(String(40), nullable=False)
+    tracking_number = Column(String(40), nullable=False)
+    shipped_at = Column(DateTime, nullable=False)
+    expected_delivery = Column(Date, nullable=False)
+    delivered_at = Column(DateTime, nullable=True)
+
+    order = relationship("Order", back_populates="shipment")
+
+
+class Return(Base):
+    """A return of a delivered order; its id is "RT-" and six digits."""
+
+    __tablename__ = "returns"
+    __table_args__ = (CheckConstraint(_in("status", RETURN_STATUSES), name="ck_returns_status"),)
+
+    id = Column(String(9), primary_key=True)
+    order_id = Column(String(9), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False)
+    reason = Column(String(500), nullable=False, default="")
+    status = Column(String(16), nullable=False)
+    refund_amount = Column(Money, nullable=False)
+
+    order = relationship("Order", back_populates="returns")
+
+
+class Complaint(Base):
+    """A complaint a shopper made in the chat."""
+
+    __tablename__ = "complaints"
+
+    id = Column(String(16), primary_key=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=True, index=True)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+
+
+class HandoffRequest(Base):
+    """A request to hand the conversation to a person, with the transcript so far (JSON)."""
+
+    __tablename__ = "handoff_requests"
+    __table_args__ = (CheckConstraint(_in("status", HANDOFF_STATUSES), name="ck_handoff_requests_status"),)
+
+    id = Column(String(16), primary_key=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=True, index=True)
+    reason = Column(Text, nullable=False)
+    transcript = Column(Text, nullable=False, default="[]")
+    created_at = Column(DateTime, nullable=False)
+    status = Column(String(16), nullable=False, default="open", index=True)
+
+
+class Interaction(Base):
+    """One shopper-product event for the recommender: view, cart, purchase (value = quantity) or rating (1-5)."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (CheckConstraint(_in("kind", INTERACTION_KINDS), name="ck_interactions_kind"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=False, index=True)
+    product_id = Column(String(16), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)
+    value = Column(Float, nullable=False, default=1.0)
+    at = Column(DateTime, nullable=False, index=True)
+
+
+#: Every table of the shop database, parents before children.
+TABLES = (
+    Customer.__table__,
+    Order.__table__,
+    OrderLine.__table__,
+    Shipment.__table__,
+    Return.__table__,
+    Complaint.__table__,
+    HandoffRequest.__table__,
+    Interaction.__table__,
+)
