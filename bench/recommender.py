@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
 from knowledge.recommend import SVD, Hybrid, ImplicitItemCF, ItemKNN, Popularity, UserKNN  # noqa: E402
 from knowledge.recommend.evaluation import (  # noqa: E402
     DatasetMissing,
+    fit_and_predict,
     kfold_indices,
     load_movielens,
     load_online_retail,
@@ -128,13 +129,7 @@ def bench_movielens(path: Path, folds: int, seed: int) -> Optional[list[dict[str
             predict_s = time.perf_counter() - started
             _record(figures, ("surprise", name), rmse(estimates, truth), mae(estimates, truth), fit_s, predict_s)
         for name, make in ours.items():
-            model = make()
-            started = time.perf_counter()
-            model.fit(train)
-            fit_s = time.perf_counter() - started
-            started = time.perf_counter()
-            predicted = model.predict_many(test.users, test.items)
-            predict_s = time.perf_counter() - started
+            predicted, fit_s, predict_s = fit_and_predict(make(), train, test)
             _record(figures, ("ours", name), rmse(predicted, test.values), mae(predicted, test.values), fit_s, predict_s)
             other = figures[("surprise", counterpart[name])]
             say(f"  fold {number}/{folds} {name}: ours rmse {figures[('ours', name)]['rmse'][-1]:.4f} "

@@ -320,6 +320,16 @@ def _median_recommend_ms(model: Recommender, users: Sequence[str], n: int = 10, 
     return 1000 * statistics.median(times) if times else 0.0
 
 
+def fit_and_predict(model: Recommender, train: InteractionArrays, test: InteractionArrays) -> tuple[np.ndarray, float, float]:
+    """Fit on ``train`` and predict ``test``; return the predictions and the fit and predict seconds."""
+    started = time.perf_counter()
+    model.fit(train)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    predicted = model.predict_many(test.users, test.items)
+    return predicted, fit_seconds, time.perf_counter() - started
+
+
 def evaluate_explicit(
     ratings: InteractionArrays,
     folds: int = 5,
@@ -337,12 +347,7 @@ def evaluate_explicit(
         train, test = ratings.subset(train_mask), ratings.subset(test_idx)
         for name, make in algorithms.items():
             model = make()
-            started = time.perf_counter()
-            model.fit(train)
-            fit_s = time.perf_counter() - started
-            started = time.perf_counter()
-            predicted = model.predict_many(test.users, test.items)
-            predict_s = time.perf_counter() - started
+            predicted, fit_s, predict_s = fit_and_predict(model, train, test)
             scores = {
                 "rmse": rmse(predicted, test.values),
                 "mae": mae(predicted, test.values),
