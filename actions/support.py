@@ -26,7 +26,7 @@ INTENT_TITLES = {
     "cancel_order": "Cancel an order", "change_order": "Change an order", "request_refund": "Return an item",
     "ask_return_policy": "Return policy", "ask_shipping": "Shipping", "ask_payment_methods": "Payment methods",
     "payment_issue": "Payment problem", "complaint": "Make a complaint", "human_handoff": "Talk to a person",
-    "account_help": "My account",
+    "account_help": "My account", "ask_recommendation": "Recommend something",
 }
 
 

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 from bot.console import say
 from bot.cli_recommend import register as register_recommend
+from bot.cli_segments import register as register_segments
 from bot.cli_shop import register as register_shop
 from knowledge.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -146,6 +147,7 @@ class Stack:
             products = count_products(kg)
         say(f"knowledge graph: {products} products at {settings.sparql_query_url}")
         ensure_shop_database(settings)
+        ensure_recommender(settings, kg)
         model, seconds = train()
         say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
         if with_actions:
@@ -194,6 +196,20 @@ def ensure_shop_database(settings: Settings) -> None:
             say("  " + ", ".join(f"{count} {table}" for table, count in counts.items()))
         else:
             say(f"shop database: {shop.url}")
+    finally:
+        shop.dispose()
+
+
+def ensure_recommender(settings: Settings, kg) -> None:  # noqa: ANN001 - a SparqlEndpoint
+    """Train the recommender from the interaction log when no trained model is saved yet."""
+    from knowledge.recommend.shop import ensure_model
+    from knowledge.shopdb.engine import connect
+
+    if not settings.recommender_file.exists():
+        say("training the recommender from the interaction log")
+    shop = connect(settings.database_url)
+    try:
+        say(f"recommender: {ensure_model(settings.recommender_file, shop, kg)}")
     finally:
         shop.dispose()
 
@@ -352,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_recommend(commands)
     register_shop(commands)
+    register_segments(commands)
     return parser
 
 

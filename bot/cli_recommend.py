@@ -50,6 +50,11 @@ def cmd_recommend_evaluate(args: argparse.Namespace) -> int:
         say(f"error: {error}")
         return 2
     print(format_table(result))
+    if args.dataset == "online-retail":
+        from knowledge.segments import evaluate_online_retail
+
+        result["segments"] = evaluate_online_retail(path, progress=say)
+        say(f"shopper segments: k={result['segments']['k']}, silhouette {result['segments']['silhouette']:.3f}")
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -58,9 +63,27 @@ def cmd_recommend_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend_train(args: argparse.Namespace) -> int:
+    """Fit the shop's recommender from the interaction log and the live graph, and save it."""
+    import time
+
+    from knowledge.recommend.shop import ensure_model
+    from knowledge.settings import get_settings
+    from knowledge.shop import Shop
+    from knowledge.shopdb.engine import connect
+
+    settings = get_settings()
+    path = settings.recommender_file
+    path.unlink(missing_ok=True)
+    started = time.monotonic()
+    ensure_model(path, connect(settings.database_url), Shop.from_settings(settings).kg)
+    say(f"trained the recommender in {time.monotonic() - started:.1f} s: {path}")
+    return 0
+
+
 def register(subcommands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add ``recommend evaluate`` to the shopbot command parsers."""
-    recommend = subcommands.add_parser("recommend", help="recommender evaluation").add_subparsers(
+    """Add ``recommend train`` and ``recommend evaluate`` to the shopbot command parsers."""
+    recommend = subcommands.add_parser("recommend", help="the recommender: train, evaluate").add_subparsers(
         dest="sub", required=True, metavar="SUB"
     )
     evaluate = recommend.add_parser(
@@ -78,3 +101,6 @@ def register(subcommands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     )
     evaluate.add_argument("--json", metavar="OUT", help="also write the results as JSON to this file")
     evaluate.set_defaults(func=cmd_recommend_evaluate)
+    recommend.add_parser(
+        "train", help="fit the shop's hybrid recommender on the interaction log (DATABASE_URL) and the graph"
+    ).set_defaults(func=cmd_recommend_train)

@@ -112,13 +112,12 @@ class Runtime:
         from rasa.utils.endpoints import EndpointConfig
 
         from bot.training import train
-        from knowledge.shop import reset_default_shop
+        from knowledge.shop import Shop, set_default_shop
 
         self._stack.start(with_actions=True, with_rasa=False)
         shutil.copyfile(self._database_file, self._template_file)
         self._graph = DEMO
-        os.environ.update(self.settings.service_env())
-        reset_default_shop()
+        set_default_shop(Shop.from_settings(self.settings))  # the in-process NLU matcher reads this graph
         model, _ = train()
         self.agent = Agent.load(model, action_endpoint=EndpointConfig(url=self.settings.action_endpoint_url))
 

@@ -231,6 +231,12 @@ def search_products(kg: SparqlEndpoint, facets: SearchFacets) -> list[Product]:
     return get_products(kg, [product_id_of(row["p"]) for row in rows])
 
 
+def all_product_ids(kg: SparqlEndpoint) -> list[str]:
+    """The ids of every product in the graph, in order."""
+    rows = kg.select(render("SELECT ?id WHERE { ?p a schema:Product ; schema:productID ?id } ORDER BY ?id"))
+    return [str(row["id"]) for row in rows]
+
+
 def count_products(kg: SparqlEndpoint) -> int:
     """How many products the graph holds."""
     rows = kg.select(render("SELECT (COUNT(?p) AS ?n) WHERE { ?p a schema:Product }"))

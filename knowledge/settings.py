@@ -58,6 +58,16 @@ class Settings:
         return self.store_dir / "catalog.ttl"
 
     @property
+    def recommender_file(self) -> Path:
+        """The trained recommender (retrained by `shopbot recommend train`, or on first use if missing)."""
+        return self.var_dir / "models" / "recommender.npz"
+
+    @property
+    def segments_file(self) -> Path:
+        """The saved shopper-segment model (written by `shopbot segments build`)."""
+        return self.var_dir / "models" / "segments.npz"
+
+    @property
     def oxigraph_dir(self) -> Path:
         """Where the local Oxigraph server keeps its data."""
         return self.var_dir / "oxigraph"

@@ -83,6 +83,13 @@ def default_shop() -> Shop:
         return _default
 
 
+def set_default_shop(shop: Shop) -> None:
+    """Make ``shop`` the process-wide shop (e.g. one on a test's own graph server)."""
+    global _default
+    with _default_lock:
+        _default = shop
+
+
 def reset_default_shop() -> None:
     """Forget the process-wide shop, so the next use reads the settings again."""
     global _default

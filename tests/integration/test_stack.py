@@ -41,9 +41,12 @@ class Chat:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Oxigraph, the action server and the Rasa server on free ports, with a fresh graph."""
+    oxigraph_port = free_port()
     settings = Settings(
         var_dir=tmp_path_factory.mktemp("var"),
-        oxigraph_port=free_port(),
+        oxigraph_port=oxigraph_port,
+        sparql_query_url=f"http://127.0.0.1:{oxigraph_port}/query",
+        sparql_update_url=f"http://127.0.0.1:{oxigraph_port}/update",
         action_port=free_port(),
         rasa_port=free_port(),
         catalog_cache_seconds=1.0,
@@ -155,3 +158,15 @@ def test_cancellation_is_written_and_the_conversation_survives_a_rasa_restart(st
     rasa.start()
     rasa.wait_ready(300)
     assert "Order SB-100001 is cancelled." in bot.text("SB-100001")  # the form went on where it was
+
+
+def test_recommendations_come_with_reasons(stack: Stack) -> None:
+    known = chat(stack, "picks", customer_id="C0001").say("what would you recommend?")
+    text = "\n".join(m.get("text", "") for m in known)
+    assert "Here are some picks for you" in text
+    assert "(shoppers who bought" in text or "(popular with shoppers like you)" in text
+    cards = next(m["custom"]["cards"] for m in known if m.get("custom", {}).get("type") == "carousel")
+    assert cards and all(card["reason"] for card in cards)
+    guest = chat(stack, "guest-picks")
+    guest.text("tell me about the trailblazer 2")
+    assert "shoppers who liked the Trailblazer 2 GTX Running Shoe also liked this" in guest.text("what would you recommend?")
