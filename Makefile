@@ -4,8 +4,11 @@ PYTHON_VERSION := $(shell cat .python-version)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+WEB_DEPS := bot/web/node_modules/.package-lock.json
+# Debian packages are installed with sudo unless we already are root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test data model nlu-report bench-recommender clean help
+.PHONY: setup browser run test data model nlu-report bench-recommender clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,7 +23,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	rm -f $(VENV)/.installed-*; touch $@
 
-setup: $(STAMP)  ## create .venv and install shopbot with its pinned dependencies
+$(WEB_DEPS): bot/web/package.json bot/web/package-lock.json
+	cd bot/web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+/usr/bin/chromium:
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+
+setup: $(STAMP) $(WEB_DEPS)  ## create .venv and install shopbot with its pinned dependencies and the widget's
+
+browser: /usr/bin/chromium  ## install Debian's chromium for the browser tests (Playwright drives it)
 
 data: setup  ## generate the demo store if missing
 	$(BIN)/shopbot data generate
@@ -28,10 +41,10 @@ data: setup  ## generate the demo store if missing
 model: data  ## train the Rasa model if its inputs changed
 	$(BIN)/shopbot train
 
-run: model  ## set up, then start Oxigraph, the action server and the Rasa server (Ctrl-C stops them)
+run: model  ## set up, then start Oxigraph, the action server, the Rasa server and the store page (Ctrl-C stops them)
 	$(BIN)/shopbot run
 
-test: model  ## set up, then run rasa data validate, the test stories and the pytest suite
+test: model browser  ## set up, then run rasa data validate, the test stories and the pytest suite
 	$(BIN)/shopbot test
 
 nlu-report: setup  ## 5-fold cross-validation of the NLU model (not part of make test)
@@ -42,4 +55,4 @@ bench-recommender: setup  ## our recommenders against scikit-surprise and implic
 	$(BIN)/python bench/recommender.py
 
 clean:  ## remove the virtualenv, models and local data
-	rm -rf $(VENV) models var results
+	rm -rf $(VENV) models var results bot/web/node_modules

@@ -14,17 +14,9 @@ import time
 
 import requests
 
-from bot.cli import Stack
-from bot.services import free_port
+from benchlib import assistant, percentile
 from knowledge.products import get_products
-from knowledge.settings import Settings, get_settings
 from knowledge.shop import Shop
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """The value below which this fraction of the values lie (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 def measure(rasa_url: str, shop: Shop, count: int, seed: int = 7) -> list[float]:
@@ -54,14 +46,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured questions first (default: %(default)s)")
     args = parser.parse_args()
 
-    stack = None
-    settings = get_settings()
-    if args.start:
-        settings = Settings(var_dir=settings.var_dir / "bench", oxigraph_port=free_port(), action_port=free_port(),
-                            rasa_port=free_port())
-        stack = Stack(settings)
-        stack.start()
-    try:
+    with assistant(args.start) as settings:
         url = f"http://127.0.0.1:{settings.rasa_port}"
         try:
             requests.get(url, timeout=5)
@@ -71,13 +56,10 @@ def main() -> int:
         shop = Shop.from_settings(settings)
         measure(url, shop, args.warmup, seed=1)
         latencies = measure(url, shop, args.count)
-        ms = [1000 * s for s in latencies]
-        print(f"REST price questions: n={len(ms)} median={statistics.median(ms):.1f} ms "
-              f"p95={percentile(ms, 0.95):.1f} ms max={max(ms):.1f} ms")
-        return 0
-    finally:
-        if stack is not None:
-            stack.stop()
+    ms = [1000 * s for s in latencies]
+    print(f"REST price questions: n={len(ms)} median={statistics.median(ms):.1f} ms "
+          f"p95={percentile(ms, 0.95):.1f} ms max={max(ms):.1f} ms")
+    return 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from bot.console import say
 from bot.cli_recommend import register as register_recommend
 from bot.cli_segments import register as register_segments
 from bot.cli_shop import register as register_shop
+from bot.cli_kg_edit import register as register_kg_edit
 from knowledge.settings import PROJECT_ROOT, Settings, get_settings
 
 
@@ -119,15 +120,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 # --- running --------------------------------------------------------------------------------------
 
 class Stack:
-    """The running assistant: the graph server (when local), action server and Rasa server."""
+    """The running assistant: the graph server (when local), action server, Rasa server and web server."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.services = []
 
-    def start(self, with_actions: bool = True, with_rasa: bool = True) -> None:
+    def start(self, with_actions: bool = True, with_rasa: bool = True, with_web: bool = True) -> None:
         """Start the services, loading the demo store and training the model when needed."""
-        from bot.services import action_service, oxigraph_service, rasa_service
+        from bot.services import action_service, oxigraph_service, rasa_service, web_service
         from bot.training import train
         from knowledge.demo_store import write_store
         from knowledge.loading import load_graph, read_turtle
@@ -155,6 +156,8 @@ class Stack:
         if with_rasa:
             rasa = rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url, settings.service_env())
             self._start(rasa, timeout=300)
+        if with_web:
+            self._start(web_service(settings.web_port, logs, settings.service_env()), timeout=60)
 
     def _start(self, service, timeout: float) -> None:  # noqa: ANN001 - bot.services.Service
         say(f"starting {service.name} on port {service.port} (log: {service.log_path})")
@@ -214,13 +217,14 @@ def ensure_recommender(settings: Settings, kg) -> None:  # noqa: ANN001 - a Spar
         shop.dispose()
 
 
-def _run_stack(body: Callable[[Stack], int], with_actions: bool = True, with_rasa: bool = True) -> int:
+def _run_stack(body: Callable[[Stack], int], with_actions: bool = True, with_rasa: bool = True,
+               with_web: bool = True) -> int:
     from bot.services import ServiceError
 
     stack = Stack(get_settings())
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        stack.start(with_actions=with_actions, with_rasa=with_rasa)
+        stack.start(with_actions=with_actions, with_rasa=with_rasa, with_web=with_web)
         return body(stack)
     except ServiceError as error:
         say(f"error: {error}")
@@ -237,6 +241,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def serve(stack: Stack) -> int:
         say("shopbot is running:")
+        print(f"  store and chat    http://localhost:{settings.web_port}/")
         print(f"  REST channel      http://localhost:{settings.rasa_port}/webhooks/rest/webhook")
         print(f"  socket.io channel http://localhost:{settings.rasa_port}/socket.io")
         print(f"  action server     {settings.action_endpoint_url}")
@@ -266,7 +271,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
         env = {"ACTION_ENDPOINT_URL": settings.action_endpoint_url, **settings.service_env()}
         return subprocess.call(command, env=child_env(env))
 
-    return _run_stack(shell, with_rasa=False)
+    return _run_stack(shell, with_rasa=False, with_web=False)
 
 
 def cmd_actions(args: argparse.Namespace) -> int:
@@ -274,6 +279,15 @@ def cmd_actions(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(get_settings().action_port)]
     os.execv(sys.executable, command)
     return 0  # pragma: no cover
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Run the store page and chat widget's web server in the foreground."""
+    from bot.web.__main__ import main as web_main
+
+    port = args.port or get_settings().web_port
+    say(f"store page on http://localhost:{port}/ (Ctrl-C stops it)")
+    return web_main(["--host", args.host, "--port", str(port)])
 
 
 # --- testing --------------------------------------------------------------------------------------
@@ -311,7 +325,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
     stack = Stack(graph_settings)
     try:
-        stack.start(with_actions=False, with_rasa=False)
+        stack.start(with_actions=False, with_rasa=False, with_web=False)
         run_steps(stack)
     finally:
         stack.stop()
@@ -359,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("shell", help="chat with the assistant in the terminal").set_defaults(func=cmd_shell)
     commands.add_parser("actions", help="run the action server in the foreground").set_defaults(func=cmd_actions)
+    web = commands.add_parser("web", help="run the store page with the chat widget in the foreground "
+                                          "(the graph and Rasa server must be running: `shopbot run` starts all)")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port (default: WEB_PORT or 8000)")
+    web.set_defaults(func=cmd_web)
 
     test = commands.add_parser("test", help="rasa data validate, test stories and pytest, with one summary")
     test.add_argument("--only", action="append", choices=["rasa data validate", "test stories", "pytest"],
@@ -366,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passed on to pytest")
     test.set_defaults(func=cmd_test)
 
+    register_kg_edit(kg, commands)
     register_recommend(commands)
     register_shop(commands)
     register_segments(commands)

@@ -150,3 +150,15 @@ def rasa_service(model: Path, port: int, log_dir: Path, action_url: str, env: Op
         port,
         {"ACTION_ENDPOINT_URL": action_url, **(env or {})},
     )
+
+
+def web_service(port: int, log_dir: Path, env: Optional[dict[str, str]] = None) -> Service:
+    """The web server of the store page and its chat widget."""
+    return Service(
+        "web server",
+        [sys.executable, "-m", "bot.web", "--port", str(port)],
+        f"http://127.0.0.1:{port}/healthz",
+        log_dir / "web.log",
+        port,
+        env or {},
+    )

@@ -35,6 +35,7 @@ class Settings:
     action_endpoint_url: str = field(default_factory=lambda: _env("ACTION_ENDPOINT_URL", ""))
     web_port: int = field(default_factory=lambda: int(_env("WEB_PORT", "8000")))
     public_url: str = field(default_factory=lambda: _env("SHOPBOT_PUBLIC_URL", ""))
+    rasa_public_url: str = field(default_factory=lambda: _env("RASA_PUBLIC_URL", ""))
     currency: str = field(default_factory=lambda: _env("SHOPBOT_CURRENCY", "USD"))
 
     def __post_init__(self) -> None:
@@ -51,6 +52,8 @@ class Settings:
             object.__setattr__(self, "tracker_store_url", f"sqlite:///{self.var_dir / 'tracker.db'}")
         if not self.public_url:
             object.__setattr__(self, "public_url", f"http://localhost:{self.web_port}")
+        if not self.rasa_public_url:
+            object.__setattr__(self, "rasa_public_url", f"http://localhost:{self.rasa_port}")
 
     @property
     def catalog_file(self) -> Path:
@@ -86,6 +89,9 @@ class Settings:
             "DATABASE_URL": self.database_url,
             "TRACKER_STORE_URL": self.tracker_store_url,
             "SHOPBOT_PUBLIC_URL": self.public_url,
+            "RASA_PUBLIC_URL": self.rasa_public_url,
+            "SHOPBOT_STORE_DIR": str(self.store_dir),
+            "SHOPBOT_CURRENCY": self.currency,
         }
 
 

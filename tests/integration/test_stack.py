@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
 from bot.cli import Stack
-from bot.services import free_port
 from knowledge.products import SearchFacets, count_triples, get_product
-from knowledge.settings import Settings
 from knowledge.shop import Shop
 from knowledge.shopdb import connect, lookup_order
 
@@ -36,33 +34,6 @@ class Chat:
     def text(self, text: str) -> str:
         """Send one message; return everything the bot wrote, as one string."""
         return "\n".join(m.get("text", "") for m in self.say(text))
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Oxigraph, the action server and the Rasa server on free ports, with a fresh graph."""
-    oxigraph_port = free_port()
-    settings = Settings(
-        var_dir=tmp_path_factory.mktemp("var"),
-        oxigraph_port=oxigraph_port,
-        sparql_query_url=f"http://127.0.0.1:{oxigraph_port}/query",
-        sparql_update_url=f"http://127.0.0.1:{oxigraph_port}/update",
-        action_port=free_port(),
-        rasa_port=free_port(),
-        catalog_cache_seconds=1.0,
-    )
-    running = Stack(settings)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def shop(stack: Stack) -> Shop:
-    """The stack's graph, read directly to check the bot's answers."""
-    return Shop.from_settings(stack.settings)
 
 
 def chat(stack: Stack, name: str, customer_id: str = "") -> Chat:

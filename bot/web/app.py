@@ -1,0 +1,97 @@
+"""The Sanic application of ``shopbot web``: the store page, its assets and the product images."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from knowledge.settings import Settings, get_settings
+
+HERE = Path(__file__).resolve().parent
+SOCKET_IO_CLIENT = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+T = TypeVar("T")
+
+
+def templates() -> Environment:
+    """The Jinja environment of the web pages (HTML autoescaped)."""
+    from actions.render import money
+
+    environment = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
+    environment.globals["money"] = money
+    return environment
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTTPResponse:
+    """A template rendered as an HTML response."""
+    page = request.app.ctx.templates.get_template(name).render(settings=request.app.ctx.settings, **context)
+    return response.html(page, status=status)
+
+
+async def blocking(function: Callable[..., T], *args: Any) -> T:
+    """Run a blocking call (SPARQL over HTTP, SQL) in a worker thread."""
+    return await asyncio.get_running_loop().run_in_executor(None, partial(function, *args))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(settings: Settings) -> str:
+    """Scripts and styles from this site only, images also from the public URL, the socket only to Rasa."""
+    rasa, public = _origin(settings.rasa_public_url), _origin(settings.public_url)
+    socket = rasa.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' {public} data:; "
+        f"connect-src 'self' {rasa} {socket}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+
+
+def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -> Sanic:
+    """The web application; the graph client and database are opened when the server starts."""
+    from bot.web.store import store
+
+    settings = settings or get_settings()
+    app = Sanic(name)
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+    app.ctx.templates = templates()
+    app.ctx.csp = content_security_policy(settings)
+    app.static("/assets", str(HERE / "static"), name="assets")
+    app.static("/static/products", str(settings.store_dir / "images"), name="product_images")
+    if SOCKET_IO_CLIENT.exists():
+        app.static("/vendor/socket.io.min.js", str(SOCKET_IO_CLIENT), name="socket_io_client")
+    app.blueprint(store)
+
+    @app.before_server_start
+    async def open_backends(app: Sanic, _loop: Any) -> None:
+        from knowledge.shop import Shop
+        from knowledge.shopdb import connect
+
+        app.ctx.shop = Shop.from_settings(settings)
+        app.ctx.db = connect(settings.database_url)
+
+    @app.after_server_stop
+    async def close_backends(app: Sanic, _loop: Any) -> None:
+        app.ctx.db.dispose()
+
+    @app.on_response
+    async def security_headers(request: Request, reply: HTTPResponse) -> None:
+        reply.headers.setdefault("X-Content-Type-Options", "nosniff")
+        reply.headers.setdefault("Referrer-Policy", "same-origin")
+        if reply.content_type and reply.content_type.startswith("text/html"):
+            reply.headers.setdefault("Content-Security-Policy", request.app.ctx.csp)
+
+    @app.get("/healthz", name="health")
+    async def health(_request: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
+
+    return app

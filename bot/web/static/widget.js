@@ -1,0 +1,338 @@
+/*
+ * The shopbot chat widget: a small client of the Rasa server's socket.io channel (bot/credentials.yml).
+ *
+ * It renders text (with links), quick replies, images, product cards and carousels (the actions' custom
+ * payloads), shows a typing indicator and says so when the assistant is unreachable. The session id and
+ * the transcript live in localStorage, so a reload shows the history and continues the same conversation.
+ * Every text from the server goes into the page as a text node: nothing is parsed as HTML.
+ */
+(function () {
+  "use strict";
+
+  var STORAGE_KEY = "shopbot.chat.v1";
+  var CUSTOMER_KEY = "shopbot.customer";
+  var MAX_HISTORY = 200;
+  var MAX_MESSAGE_CHARS = 2000;
+  var REPLY_TIMEOUT_MS = 20000;
+  var URL_PATTERN = /(https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)])/g;
+
+  function el(tag, attributes, children) {
+    var node = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) {
+      var value = attributes[name];
+      if (value === null || value === undefined || value === false) return;
+      if (name === "text") node.textContent = value;
+      else if (name === "className") node.className = value;
+      else node.setAttribute(name, value === true ? "" : String(value));
+    });
+    (children || []).forEach(function (child) {
+      if (child) node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function safeUrl(url) {
+    try {
+      var parsed = new URL(String(url), window.location.href);
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  /* Text with http(s) links made clickable; everything else stays plain text. */
+  function linkified(text) {
+    var fragment = document.createDocumentFragment();
+    String(text).split(URL_PATTERN).forEach(function (part, index) {
+      if (index % 2 === 1 && safeUrl(part)) {
+        fragment.appendChild(el("a", { href: safeUrl(part), target: "_blank", rel: "noopener noreferrer", text: part }));
+      } else if (part) {
+        fragment.appendChild(document.createTextNode(part));
+      }
+    });
+    return fragment;
+  }
+
+  function loadState() {
+    try {
+      var state = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || "null");
+      if (state && Array.isArray(state.messages)) return state;
+    } catch (error) { /* a broken entry starts a new conversation */ }
+    return { sessionId: null, customerId: null, messages: [], open: false };
+  }
+
+  function Widget(root) {
+    this.root = root;
+    this.socketUrl = root.getAttribute("data-socket-url");
+    this.state = loadState();
+    this.queue = [];
+    this.confirmed = false;
+    this.replyTimer = null;
+    this.build();
+    this.syncCustomer(currentCustomer());
+    this.state.messages.forEach(this.renderMessage, this);
+    this.setOpen(this.state.open);
+    this.connect();
+  }
+
+  Widget.prototype.save = function () {
+    this.state.messages = this.state.messages.slice(-MAX_HISTORY);
+    try {
+      window.localStorage.setItem(STORAGE_KEY, JSON.stringify(this.state));
+    } catch (error) { /* storage full or disabled: the chat still works, without history */ }
+  };
+
+  Widget.prototype.build = function () {
+    var self = this;
+    this.launcher = el("button", {
+      type: "button", className: "sb-launcher", "aria-controls": "sb-panel", "aria-expanded": "false",
+      "aria-label": "Chat with the shop assistant",
+    }, ["Chat"]);
+    this.status = el("p", { className: "sb-status", role: "status", "aria-live": "polite", hidden: true });
+    this.log = el("div", { className: "sb-log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
+    this.typing = el("p", { className: "sb-typing", hidden: true, "aria-label": "The assistant is typing" }, [
+      el("span", {}), el("span", {}), el("span", {}),
+    ]);
+    this.input = el("input", {
+      type: "text", className: "sb-input", id: "sb-input", autocomplete: "off", maxlength: String(MAX_MESSAGE_CHARS),
+      placeholder: "Ask about a product or an order…", "aria-label": "Your message",
+    });
+    var send = el("button", { type: "submit", className: "sb-send", "aria-label": "Send" }, ["Send"]);
+    this.form = el("form", { className: "sb-form" }, [this.input, send]);
+    var close = el("button", { type: "button", className: "sb-close", "aria-label": "Close the chat" }, ["×"]);
+    var restart = el("button", { type: "button", className: "sb-restart", "aria-label": "Start a new conversation" }, ["New chat"]);
+    this.panel = el("section", {
+      id: "sb-panel", className: "sb-panel", role: "dialog", "aria-label": "Chat with the shop assistant", hidden: true,
+    }, [
+      el("header", { className: "sb-header" }, [el("h2", { text: "Shop assistant" }), restart, close]),
+      this.status, this.log, this.typing, this.form,
+    ]);
+    this.root.appendChild(this.panel);
+    this.root.appendChild(this.launcher);
+
+    this.launcher.addEventListener("click", function () { self.setOpen(!self.state.open); });
+    close.addEventListener("click", function () { self.setOpen(false); self.launcher.focus(); });
+    restart.addEventListener("click", function () { self.restart(); });
+    this.panel.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { self.setOpen(false); self.launcher.focus(); }
+    });
+    this.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = self.input.value.trim();
+      if (!text) return;
+      self.input.value = "";
+      self.send(text, text);
+    });
+  };
+
+  Widget.prototype.setOpen = function (open) {
+    this.state.open = !!open;
+    this.panel.hidden = !open;
+    this.launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    this.root.classList.toggle("sb-open", !!open);
+    if (open) {
+      this.input.focus();
+      this.log.scrollTop = this.log.scrollHeight;
+    }
+    this.save();
+  };
+
+  Widget.prototype.showStatus = function (text) {
+    this.status.textContent = text || "";
+    this.status.hidden = !text;
+  };
+
+  Widget.prototype.connect = function () {
+    var self = this;
+    if (typeof window.io !== "function") {
+      this.showStatus("The chat could not load. Please reload the page.");
+      return;
+    }
+    this.socket = window.io(this.socketUrl, {
+      path: "/socket.io", transports: ["websocket", "polling"], reconnectionDelayMax: 5000,
+    });
+    this.socket.on("connect", function () {
+      self.socket.emit("session_request", { session_id: self.state.sessionId });
+    });
+    this.socket.on("session_confirm", function (data) {
+      var sessionId = typeof data === "string" ? data : data && data.session_id;
+      if (sessionId) self.state.sessionId = sessionId;
+      self.confirmed = true;
+      self.showStatus("");
+      self.save();
+      self.flush();
+    });
+    this.socket.on("connect_error", function () { self.unreachable(); });
+    this.socket.on("disconnect", function () { self.unreachable(); });
+    this.socket.on("bot_uttered", function (message) { self.receive(message); });
+  };
+
+  Widget.prototype.unreachable = function () {
+    this.confirmed = false;
+    this.typing.hidden = true;
+    this.showStatus("The assistant is unreachable, retrying…");
+  };
+
+  /* Show the shopper's message and send `payload` (the text itself, or a button's intent payload). */
+  Widget.prototype.send = function (title, payload) {
+    var message = { from: "user", text: String(title).slice(0, MAX_MESSAGE_CHARS) };
+    this.state.messages.push(message);
+    this.save();
+    this.renderMessage(message);
+    this.queue.push(String(payload).slice(0, MAX_MESSAGE_CHARS));
+    this.flush();
+  };
+
+  Widget.prototype.flush = function () {
+    if (!this.confirmed || !this.socket || !this.socket.connected) {
+      if (this.queue.length) this.showStatus("The assistant is unreachable, retrying… Your message will be sent when it is back.");
+      return;
+    }
+    while (this.queue.length) {
+      var metadata = this.state.customerId ? { customer_id: this.state.customerId } : {};
+      this.socket.emit("user_uttered", { message: this.queue.shift(), session_id: this.state.sessionId, metadata: metadata });
+      this.waitForReply();
+    }
+  };
+
+  Widget.prototype.waitForReply = function () {
+    var self = this;
+    this.typing.hidden = false;
+    this.log.scrollTop = this.log.scrollHeight;
+    window.clearTimeout(this.replyTimer);
+    this.replyTimer = window.setTimeout(function () {
+      self.typing.hidden = true;
+      self.showStatus("The assistant has not answered yet. Please try again in a moment.");
+    }, REPLY_TIMEOUT_MS);
+  };
+
+  Widget.prototype.receive = function (data) {
+    window.clearTimeout(this.replyTimer);
+    this.typing.hidden = true;
+    this.showStatus("");
+    var message = { from: "bot", data: data || {} };
+    this.state.messages.push(message);
+    this.save();
+    this.renderMessage(message);
+  };
+
+  Widget.prototype.restart = function () {
+    this.state.messages = [];
+    this.state.sessionId = null;
+    this.queue = [];
+    this.log.textContent = "";
+    this.save();
+    if (this.socket && this.socket.connected) {
+      this.confirmed = false;
+      this.socket.emit("session_request", { session_id: null });
+    }
+  };
+
+  /* A different shopper signed in: their own, new conversation. */
+  Widget.prototype.syncCustomer = function (customerId) {
+    if ((this.state.customerId || "") === (customerId || "")) return;
+    this.state.customerId = customerId || null;
+    this.restart();
+  };
+
+  Widget.prototype.renderMessage = function (message) {
+    var item;
+    if (message.from === "user") {
+      item = el("div", { className: "sb-message sb-user" }, [el("p", { className: "sb-bubble", text: message.text })]);
+    } else {
+      item = el("div", { className: "sb-message sb-bot" }, this.botParts(message.data));
+    }
+    this.log.appendChild(item);
+    this.log.scrollTop = this.log.scrollHeight;
+  };
+
+  Widget.prototype.botParts = function (data) {
+    var parts = [];
+    if (data.text) parts.push(el("p", { className: "sb-bubble" }, [linkified(data.text)]));
+    var attachment = data.attachment;
+    if (attachment && attachment.type === "image" && attachment.payload && safeUrl(attachment.payload.src)) {
+      parts.push(el("img", { className: "sb-image", src: safeUrl(attachment.payload.src), alt: "" }));
+    }
+    if (attachment && attachment.type === "template" && attachment.payload) {
+      var elements = [].concat(attachment.payload.elements || []);
+      parts.push(this.carousel(elements.map(genericCard)));
+    }
+    if (data.image && safeUrl(data.image)) parts.push(el("img", { className: "sb-image", src: safeUrl(data.image), alt: "" }));
+    var custom = data.custom;
+    if (custom && custom.type === "product_card" && custom.card) parts.push(this.card(custom.card));
+    if (custom && custom.type === "carousel" && Array.isArray(custom.cards)) parts.push(this.carousel(custom.cards));
+    var replies = data.quick_replies || data.buttons;
+    if (Array.isArray(replies) && replies.length) parts.push(this.buttons(replies, "sb-quick-replies"));
+    if (!parts.length) parts.push(el("p", { className: "sb-bubble", text: "…" }));
+    return parts;
+  };
+
+  Widget.prototype.buttons = function (buttons, className) {
+    var self = this;
+    return el("div", { className: className, role: "group", "aria-label": "Suggested replies" }, buttons.map(function (button) {
+      var node = el("button", { type: "button", className: "sb-button", text: button.title });
+      node.addEventListener("click", function () { self.send(button.title, button.payload || button.title); });
+      return node;
+    }));
+  };
+
+  Widget.prototype.card = function (card) {
+    var image = safeUrl(card.image_url);
+    var facts = [];
+    if (card.price_text) facts.push(el("p", { className: "sb-card-price", text: card.price_text }));
+    if (card.in_stock !== undefined) facts.push(el("p", { className: "sb-card-stock", text: card.in_stock ? "In stock" : "Out of stock" }));
+    if (card.rating) facts.push(el("p", { className: "sb-card-rating", text: "Rated " + card.rating + "/5" }));
+    return el("article", { className: "sb-card", "data-product-id": card.id || null, "aria-label": card.title }, [
+      image ? el("img", { src: image, alt: card.title || "" }) : null,
+      el("h3", { className: "sb-card-title", text: card.title || "" }),
+      card.subtitle ? el("p", { className: "sb-card-subtitle", text: card.subtitle }) : null,
+    ].concat(facts, [Array.isArray(card.buttons) && card.buttons.length ? this.buttons(card.buttons, "sb-card-buttons") : null]));
+  };
+
+  Widget.prototype.carousel = function (cards) {
+    var self = this;
+    return el("div", { className: "sb-carousel", role: "list", "aria-label": "Products", tabindex: "0" }, cards.map(function (card) {
+      return el("div", { role: "listitem" }, [self.card(card)]);
+    }));
+  };
+
+  function genericCard(element) {
+    return {
+      title: element.title, subtitle: element.subtitle, image_url: element.image_url,
+      buttons: (element.buttons || []).filter(function (b) { return b.payload; }),
+    };
+  }
+
+  function currentCustomer() {
+    var picker = document.getElementById("customer-picker");
+    return picker ? picker.value : (window.localStorage.getItem(CUSTOMER_KEY) || "");
+  }
+
+  function start() {
+    var root = document.getElementById("shopbot-chat");
+    if (!root) return;
+    var picker = document.getElementById("customer-picker");
+    if (picker) {
+      var saved = window.localStorage.getItem(CUSTOMER_KEY) || "";
+      if (Array.prototype.some.call(picker.options, function (o) { return o.value === saved; })) picker.value = saved;
+    }
+    var widget = new Widget(root);
+    window.shopbotChat = widget;
+    if (picker) {
+      picker.addEventListener("change", function () {
+        window.localStorage.setItem(CUSTOMER_KEY, picker.value);
+        widget.syncCustomer(picker.value);
+      });
+    }
+    document.querySelectorAll("button.ask[data-product-id]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        widget.setOpen(true);
+        var payload = '/ask_product_info{"product":' + JSON.stringify(button.getAttribute("data-product-id")) + "}";
+        widget.send("Tell me about the " + button.getAttribute("data-product-name"), payload);
+      });
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

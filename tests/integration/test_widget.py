@@ -1,0 +1,212 @@
+"""The store page and its chat widget in a real browser (Debian's chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from actions.render import money
+from bot.cli import Stack
+from knowledge.products import get_product
+from knowledge.settings import PROJECT_ROOT
+from knowledge.shop import Shop
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+OUTPUT = PROJECT_ROOT / "test-output"
+ANSWER_TIMEOUT_MS = 60_000
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 860}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Headless chromium (installed by `make test` with apt-get)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no chromium at {CHROMIUM}: run `make browser` (apt-get install chromium) or set CHROMIUM_PATH")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, stack: Stack) -> Iterator:  # noqa: ANN001 - playwright Browser
+    """A fresh browser profile (empty localStorage) on the store page at desktop width.
+
+    The page's Content-Security-Policy forbids eval, which Playwright's wait_for_function needs, so these
+    contexts bypass it; test_widget_works_under_the_content_security_policy runs without the bypass.
+    """
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(ANSWER_TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(store_url(stack))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def store_url(stack: Stack) -> str:
+    return f"http://127.0.0.1:{stack.settings.web_port}/"
+
+
+def ask(page, text: str) -> None:  # noqa: ANN001 - playwright Page
+    """Type a message into the open chat, press Enter, and wait for the next answer."""
+    answers = page.locator(".sb-bot").count()
+    page.fill("#sb-input", text)
+    page.press("#sb-input", "Enter")
+    page.wait_for_function(f"document.querySelectorAll('.sb-bot').length > {answers}")
+    page.wait_for_timeout(300)  # the rest of a multi-part answer
+
+
+def open_chat(page) -> None:  # noqa: ANN001
+    page.click(".sb-launcher")
+    page.wait_for_function("window.shopbotChat && window.shopbotChat.confirmed")
+
+
+def test_store_page_lists_products_with_the_graphs_prices(stack: Stack, shop: Shop) -> None:
+    html = requests.get(store_url(stack), timeout=30)
+    assert html.status_code == 200
+    assert "default-src 'self'" in html.headers["Content-Security-Policy"]
+    product = get_product(shop.kg, "P0001")
+    assert product.name in html.text and money(product.price, product.currency) in html.text
+    assert requests.get(store_url(stack) + "static/products/P0001.svg", timeout=30).status_code == 200
+    assert requests.get(store_url(stack) + "?page=not-a-number", timeout=30).status_code == 200
+    assert requests.get(store_url(stack) + "no/such/page", timeout=30).status_code == 404
+
+
+def test_widget_works_under_the_content_security_policy(browser, stack: Stack) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    page.goto(store_url(stack))
+    page.click(".sb-launcher")
+    page.fill("#sb-input", "how much is the trailblazer 2?")
+    page.press("#sb-input", "Enter")
+    page.wait_for_selector('.sb-card[data-product-id="P0001"]', timeout=ANSWER_TIMEOUT_MS)
+    context.close()
+    assert not violations
+
+
+def test_price_question_shows_a_card_with_the_graphs_price(page, shop: Shop) -> None:  # noqa: ANN001
+    product = get_product(shop.kg, "P0001")
+    open_chat(page)
+    ask(page, "how much is the trailblazer 2?")
+    card = page.locator('.sb-card[data-product-id="P0001"]').last
+    assert card.locator(".sb-card-price").inner_text() == money(product.price, product.currency)
+    assert money(product.price, product.currency) in page.locator(".sb-bot .sb-bubble").last.inner_text()
+    assert card.locator("img").get_attribute("src").endswith("/static/products/P0001.svg")
+
+
+def test_tell_me_more_answers_about_that_product_and_history_survives_a_reload(page, shop: Shop) -> None:  # noqa: ANN001
+    product = get_product(shop.kg, "P0002")
+    open_chat(page)
+    ask(page, f"how much is the {product.name}?")
+    answers = page.locator(".sb-bot").count()
+    page.locator('.sb-card[data-product-id="P0002"] .sb-button', has_text="Tell me more").last.click()
+    page.wait_for_function(f"document.querySelectorAll('.sb-bot').length > {answers}")
+    page.wait_for_timeout(300)
+    assert page.locator(".sb-user .sb-bubble").last.inner_text() == "Tell me more"
+    assert product.name in page.locator(".sb-bot").last.inner_text() or product.name in page.locator(
+        ".sb-bot").nth(answers).inner_text()
+    transcript = page.locator(".sb-log").inner_text()
+
+    page.reload()
+    assert page.locator("#sb-panel").is_visible()  # it stays open
+    assert page.locator(".sb-log").inner_text() == transcript
+    page.wait_for_function("window.shopbotChat && window.shopbotChat.confirmed")
+    ask(page, "how much is it?")  # the same conversation: "it" is still the product in focus
+    assert money(product.price, product.currency) in page.locator(".sb-bot").last.inner_text()
+
+
+def test_quick_reply_buttons_send_their_payload(page, shop: Shop) -> None:  # noqa: ANN001
+    open_chat(page)
+    ask(page, "hi")
+    reply = page.locator(".sb-quick-replies .sb-button", has_text="Show me running shoes").last
+    answers = page.locator(".sb-bot").count()
+    reply.click()
+    page.wait_for_function(f"document.querySelectorAll('.sb-bot .sb-card').length > 0")
+    assert page.locator(".sb-bot").count() > answers
+    assert page.locator(".sb-user .sb-bubble").last.inner_text() == "Show me running shoes"
+    for product_id in page.locator(".sb-carousel .sb-card").evaluate_all("cards => cards.map(c => c.dataset.productId)"):
+        assert get_product(shop.kg, product_id).category == "Running Shoes"
+
+
+def test_signed_in_customer_gets_their_own_order(page) -> None:  # noqa: ANN001
+    page.select_option("#customer-picker", "C0001")
+    open_chat(page)
+    ask(page, "where is my order SB-100002")
+    assert "Order SB-100002 is" in page.locator(".sb-log").inner_text()
+    page.select_option("#customer-picker", "C0002")  # another shopper: a new conversation
+    assert page.locator(".sb-message").count() == 0
+    page.wait_for_function("window.shopbotChat.confirmed")
+    ask(page, "where is my order SB-100002")
+    assert "I couldn't find order SB-100002 for you" in page.locator(".sb-log").inner_text()
+
+
+def test_hostile_text_is_shown_as_text_never_as_html(page) -> None:  # noqa: ANN001
+    open_chat(page)
+    hostile = '<img src=x onerror="document.title=\'owned\'"><script>document.title="owned"</script>'
+    ask(page, hostile)
+    assert page.locator(".sb-user .sb-bubble").last.inner_text() == hostile
+    assert page.locator(".sb-log img, .sb-log script").count() == 0
+    assert page.title() != "owned"
+
+
+def test_keyboard_only_shopper_can_chat(page) -> None:  # noqa: ANN001
+    launcher = page.locator(".sb-launcher")
+    assert launcher.get_attribute("aria-expanded") == "false"
+    launcher.focus()
+    page.keyboard.press("Enter")
+    assert launcher.get_attribute("aria-expanded") == "true"
+    assert page.evaluate("document.activeElement.id") == "sb-input"
+    page.wait_for_function("window.shopbotChat.confirmed")
+    page.keyboard.type("is the trailblazer 2 in stock?")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelectorAll('.sb-bot').length > 0")
+    assert page.locator('[role="log"]').count() == 1 and page.locator('[role="dialog"]').count() == 1
+    page.keyboard.press("Escape")
+    assert not page.locator("#sb-panel").is_visible()
+
+
+def test_unreachable_assistant_is_announced(browser, stack: Stack) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    page = context.new_page()
+    page.route_web_socket(re.compile(r".*/socket\.io/.*"), lambda socket: socket.close())
+    page.route(re.compile(r".*/socket\.io/.*"), lambda route: route.abort())
+    page.goto(store_url(stack))
+    page.click(".sb-launcher")
+    status = page.locator(".sb-status")
+    status.wait_for(state="visible", timeout=30_000)
+    assert "unreachable, retrying" in status.inner_text()
+    page.fill("#sb-input", "hello?")
+    page.press("#sb-input", "Enter")
+    assert page.locator(".sb-user .sb-bubble").last.inner_text() == "hello?"  # shown, queued, not lost
+    assert "will be sent when it is back" in status.inner_text()
+    context.close()
+
+
+def test_phone_width_chat_fills_the_screen(browser, stack: Stack) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(ANSWER_TIMEOUT_MS)
+    page.goto(store_url(stack))
+    open_chat(page)
+    ask(page, "red running shoes under 100")
+    box = page.locator("#sb-panel").bounding_box()
+    assert box["width"] == PHONE["width"]
+    assert page.locator(".sb-carousel .sb-card").count() >= 1
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "store-chat-phone.png"))
+    context.close()
