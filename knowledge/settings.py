@@ -37,6 +37,7 @@ class Settings:
     public_url: str = field(default_factory=lambda: _env("SHOPBOT_PUBLIC_URL", ""))
     rasa_public_url: str = field(default_factory=lambda: _env("RASA_PUBLIC_URL", ""))
     currency: str = field(default_factory=lambda: _env("SHOPBOT_CURRENCY", "USD"))
+    staff_user: str = field(default_factory=lambda: _env("SHOPBOT_STAFF_USER", ""))
 
     def __post_init__(self) -> None:
         base = f"http://127.0.0.1:{self.oxigraph_port}"

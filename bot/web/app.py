@@ -57,6 +57,9 @@ def content_security_policy(settings: Settings) -> str:
 
 def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -> Sanic:
     """The web application; the graph client and database are opened when the server starts."""
+    from bot.web.admin import admin
+    from bot.web.api import api
+    from bot.web.auth import LoginLimiter
     from bot.web.store import store
 
     settings = settings or get_settings()
@@ -69,15 +72,20 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
     app.static("/static/products", str(settings.store_dir / "images"), name="product_images")
     if SOCKET_IO_CLIENT.exists():
         app.static("/vendor/socket.io.min.js", str(SOCKET_IO_CLIENT), name="socket_io_client")
+    app.ctx.login_limiter = LoginLimiter()
     app.blueprint(store)
+    app.blueprint(admin)
+    app.blueprint(api)
 
     @app.before_server_start
     async def open_backends(app: Sanic, _loop: Any) -> None:
+        from knowledge.editing import Editor
         from knowledge.shop import Shop
         from knowledge.shopdb import connect
 
         app.ctx.shop = Shop.from_settings(settings)
         app.ctx.db = connect(settings.database_url)
+        app.ctx.editor = Editor(app.ctx.shop.kg, app.ctx.db)
 
     @app.after_server_stop
     async def close_backends(app: Sanic, _loop: Any) -> None:

@@ -48,12 +48,14 @@ def make_engine(url: Union[str, URL]) -> Engine:
 
 def ensure_schema(engine: Engine) -> None:
     """Create the tables that do not exist yet (existing tables and rows are left alone)."""
+    import knowledge.shopdb.staff  # noqa: F401 - registers the staff tables and the graph's audit log on Base
+
     Base.metadata.create_all(engine, checkfirst=True)
 
 
 def drop_schema(engine: Engine) -> None:
-    """Drop the shop tables (only these; other tables in the database are left alone)."""
-    Base.metadata.drop_all(engine, checkfirst=True)
+    """Drop the shop tables (only these; staff accounts, the audit log and other tables are left alone)."""
+    Base.metadata.drop_all(engine, tables=list(TABLES), checkfirst=True)
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -136,7 +136,7 @@ def test_quick_reply_buttons_send_their_payload(page, shop: Shop) -> None:  # no
     reply = page.locator(".sb-quick-replies .sb-button", has_text="Show me running shoes").last
     answers = page.locator(".sb-bot").count()
     reply.click()
-    page.wait_for_function(f"document.querySelectorAll('.sb-bot .sb-card').length > 0")
+    page.wait_for_function("document.querySelectorAll('.sb-bot .sb-card').length > 0")
     assert page.locator(".sb-bot").count() > answers
     assert page.locator(".sb-user .sb-bubble").last.inner_text() == "Show me running shoes"
     for product_id in page.locator(".sb-carousel .sb-card").evaluate_all("cards => cards.map(c => c.dataset.productId)"):
