@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -214,8 +215,10 @@ def load_vocabulary(kg: SparqlEndpoint) -> Vocabulary:
 class CachedVocabulary:
     """The vocabulary, reloaded from the graph when older than a few seconds, so edits are seen live.
 
-    With ``background=True`` a stale vocabulary is still served while a thread reloads it, so no
-    shopper's message waits for the reload; only the very first load blocks.
+    With ``background=True`` a daemon thread reloads it every ``max_age`` seconds once it was first used
+    (and at once when a caller finds it stale), so a shopper's message never waits for a reload and an
+    edit is seen within ``max_age`` plus one reload; only the very first load blocks. The thread ends
+    when the cache is garbage-collected.
     """
 
     def __init__(self, loader: Callable[[], Vocabulary], max_age: float, background: bool = False) -> None:
@@ -224,36 +227,47 @@ class CachedVocabulary:
         self._background = background
         self._value: Optional[Vocabulary] = None
         self._loaded_at = 0.0
-        self._reloading = False
+        self._wake = threading.Event()
+        self._refresher: Optional[threading.Thread] = None
         self._lock = threading.Lock()
 
     def get(self) -> Vocabulary:
         """The vocabulary, fresh within the configured age."""
         with self._lock:
             stale = self._value is None or time.monotonic() - self._loaded_at > self._max_age
-            if not stale:
-                return self._value
-            if self._value is not None and self._background:
-                if not self._reloading:
-                    self._reloading = True
-                    threading.Thread(target=self._reload, name="vocabulary-reload", daemon=True).start()
-                return self._value
-            self._value = self._loader()
-            self._loaded_at = time.monotonic()
+            if stale and (self._value is None or not self._background):
+                self._value = self._loader()
+                self._loaded_at = time.monotonic()
+            elif stale:
+                self._wake.set()
+            if self._background and self._refresher is None:
+                self._refresher = threading.Thread(target=_refresh, args=(weakref.ref(self), self._wake, self._max_age),
+                                                   name="vocabulary-refresh", daemon=True)
+                self._refresher.start()
             return self._value
 
     def _reload(self) -> None:
         try:
             value = self._loader()
-        except Exception as error:  # noqa: BLE001 - keep serving the last vocabulary; retry on next use
+        except Exception as error:  # noqa: BLE001 - keep serving the last vocabulary; retry next round
             logger.warning("catalog vocabulary reload failed: %s", error)
-            value = None
+            return
         with self._lock:
-            if value is not None:
-                self._value, self._loaded_at = value, time.monotonic()
-            self._reloading = False
+            self._value, self._loaded_at = value, time.monotonic()
 
     def invalidate(self) -> None:
         """Forget the cached vocabulary so the next call reloads it."""
         with self._lock:
             self._value = None
+
+
+def _refresh(cache_ref: "weakref.ref[CachedVocabulary]", wake: threading.Event, interval: float) -> None:
+    """Reload a background cache every ``interval`` seconds, or when woken, while the cache exists."""
+    while True:
+        wake.wait(interval)
+        wake.clear()
+        cache = cache_ref()
+        if cache is None:
+            return
+        cache._reload()
+        del cache
