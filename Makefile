@@ -56,3 +56,11 @@ bench-recommender: setup  ## our recommenders against scikit-surprise and implic
 
 clean:  ## remove the virtualenv, models and local data
 	rm -rf $(VENV) models var results bot/web/node_modules
+
+.PHONY: bench-kg test-virtuoso
+
+bench-kg: data  ## knowledge-graph benchmark: Oxigraph server vs rdflib on the demo store and 100k products
+	nice -n 10 $(BIN)/python bench/kg.py $(BENCH_KG_ARGS)
+
+test-virtuoso: data  ## the knowledge-layer tests against a private Virtuoso (apt-get installs it if missing)
+	nice -n 10 $(BIN)/python tests/virtuoso/run.py $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))

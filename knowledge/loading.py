@@ -10,7 +10,7 @@ from rdflib import Graph
 from knowledge.namespaces import PREFIXES
 from knowledge.sparql import SparqlEndpoint, render
 
-CHUNK_TRIPLES = 20_000
+CHUNK_TRIPLES = 1_000  # Virtuoso's stock ini refuses an INSERT DATA of more than about 1,300 triples
 
 
 def read_turtle(path: Path) -> Graph:

@@ -88,7 +88,9 @@ def triples_of(kg: HttpSparqlClient) -> set[str]:
     response = kg.session.post(kg.query_url, data={"query": "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"},
                                headers={"Accept": "application/n-triples"}, timeout=30)
     response.raise_for_status()
-    return {line for line in response.text.splitlines() if line.strip()}
+    from pyoxigraph import RdfFormat, parse  # re-serialised: servers differ in whitespace (Virtuoso uses tabs)
+
+    return {str(quad.triple) + " ." for quad in parse(response.text, format=RdfFormat.N_TRIPLES)}
 
 
 def audit_rows(db: ShopDB) -> int:
@@ -374,7 +376,7 @@ def test_concurrent_writers_are_serialised(fresh_kg: HttpSparqlClient, db: ShopD
     outcomes: list[str] = []
 
     def write(change: Change) -> None:
-        kg = HttpSparqlClient(fresh_kg.query_url, fresh_kg.update_url, timeout=30)
+        kg = HttpSparqlClient(fresh_kg.query_url, fresh_kg.update_url, timeout=30, auth=fresh_kg.auth)
         try:
             Editor(kg, db.engine).apply(change, "alice", expected={"P0001": seen})
             outcomes.append("written")
