@@ -139,7 +139,8 @@ async def _product_page(request: Request, product_id: str, status: int = 200, **
     editor = request.app.ctx.editor
 
     def read() -> Any:
-        return get_product(editor.kg, product_id), editor.document(product_id), editor.history(20, 0, product_id)
+        doc = editor.document(product_id)  # before the facts: never a version newer than the facts shown
+        return get_product(editor.kg, product_id), doc, editor.history(20, 0, product_id)
 
     try:
         product, doc, changes = await blocking(read)

@@ -106,10 +106,15 @@ async def product(request: Request, product_id: str) -> HTTPResponse:
     editor = _editor(request)
 
     def read() -> Any:
+        # The version first, the facts after: facts newer than the version only cost the client a 409 on its
+        # edit, while facts older than the version would let an edit based on them overwrite a newer value.
+        try:
+            doc = editor.document(product_id)
+        except ValueError:  # not a product id at all
+            raise LookupError(product_id) from None
         found = get_product(editor.kg, product_id)
         if found is None:
             raise LookupError(product_id)
-        doc = editor.document(product_id)
         return {"id": product_id, "version": doc.version, "facts": asdict(found),
                 "triples": sorted(format_triple(t) for t in doc.triples)}
 

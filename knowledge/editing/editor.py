@@ -207,7 +207,7 @@ class Editor:
         expected: dict[URIRef, str],
         reverts: Optional[ChangeRecord] = None,
     ) -> EditResult:
-        if change.is_empty():
+        if change.is_empty() and not expected:  # with versions, a stale one is a conflict, not "nothing to do"
             raise EmptyChange("nothing to change: the change adds and removes no triples", change)
         self._prepare()
         staff = self._writer(user)
