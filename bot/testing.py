@@ -114,7 +114,7 @@ class Runtime:
         from bot.training import train
         from knowledge.shop import Shop, set_default_shop
 
-        self._stack.start(with_actions=True, with_rasa=False)
+        self._stack.start(with_actions=True, with_rasa=False, with_web=False)
         shutil.copyfile(self._database_file, self._template_file)
         self._graph = DEMO
         set_default_shop(Shop.from_settings(self.settings))  # the in-process NLU matcher reads this graph

@@ -10,7 +10,8 @@ from rdflib import Graph
 from knowledge.namespaces import PREFIXES
 from knowledge.sparql import SparqlEndpoint, render
 
-CHUNK_TRIPLES = 1_000  # Virtuoso's stock ini refuses an INSERT DATA of more than about 1,300 triples
+CHUNK_TRIPLES = 1_000  # per INSERT DATA: Virtuoso's stock ini refuses one of more than about 1,300 triples
+CHUNKS_PER_REQUEST = 25  # operations per update request; the demo store goes in one request, atomically
 
 
 def read_turtle(path: Path) -> Graph:
@@ -25,15 +26,17 @@ def load_graph(
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> int:
     """Write a graph's triples into the endpoint's default graph (clearing it first); return the count."""
-    lines = graph.serialize(format="nt").splitlines()
-    lines = [line for line in lines if line.strip()]
-    if replace:
-        kg.update("CLEAR DEFAULT")
-    for start in range(0, len(lines), CHUNK_TRIPLES):
-        chunk = "\n".join(lines[start:start + CHUNK_TRIPLES])
-        kg.update(f"INSERT DATA {{\n{chunk}\n}}")
+    lines = [line for line in graph.serialize(format="nt").splitlines() if line.strip()]
+    operations = ["CLEAR DEFAULT"] if replace else []
+    operations += ["INSERT DATA {\n" + "\n".join(lines[start:start + CHUNK_TRIPLES]) + "\n}"
+                   for start in range(0, len(lines), CHUNK_TRIPLES)]
+    done = 0
+    for start in range(0, len(operations), CHUNKS_PER_REQUEST):
+        batch = operations[start:start + CHUNKS_PER_REQUEST]
+        kg.update(" ;\n".join(batch))  # one request is one transaction: readers never see half a batch
+        done = min(len(lines), done + CHUNK_TRIPLES * sum(op.startswith("INSERT") for op in batch))
         if progress:
-            progress(min(start + CHUNK_TRIPLES, len(lines)), len(lines))
+            progress(done, len(lines))
     return len(lines)
 
 
