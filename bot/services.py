@@ -39,6 +39,7 @@ def child_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no reports to the outside: there is no network here
+    env.setdefault("HF_HUB_OFFLINE", "1")  # models come installed (make setup); never fetched at run time
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
     env.update(extra or {})
     return env

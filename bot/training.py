@@ -15,7 +15,8 @@ DOMAIN = PROJECT_ROOT / "bot" / "domain.yml"
 CONFIG = PROJECT_ROOT / "config.yml"
 TRAINING_DATA = [PROJECT_ROOT / "data" / name for name in ("nlu", "rules", "stories")]
 MODELS = PROJECT_ROOT / "models"
-INPUTS = [CONFIG, DOMAIN, *TRAINING_DATA]
+CUSTOM_COMPONENTS = PROJECT_ROOT / "bot" / "nlu"
+INPUTS = [CONFIG, DOMAIN, *TRAINING_DATA, CUSTOM_COMPONENTS]
 
 
 def _files(path: Path) -> list[Path]:

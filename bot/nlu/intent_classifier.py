@@ -1,0 +1,128 @@
+"""A Rasa NLU intent classifier: logistic regression on word and character n-grams plus sentence embeddings."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers import LABEL_RANKING_LENGTH
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion
+
+logger = logging.getLogger(__name__)
+
+# Types the persisted model may hold besides scikit-learn's own (the idf diagonal is a sparse matrix).
+TRUSTED_TYPES = ["scipy.sparse._csr.csr_matrix"]
+
+
+def ngram_features() -> FeatureUnion:
+    """Sublinear tf-idf of word 1–2-grams and character 1–4-grams within words."""
+    return FeatureUnion([
+        ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"[^\s]+")),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True)),
+    ])
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class NgramEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
+    """Classifies intents from tf-idf n-grams of the text and the dense sentence features of the pipeline."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Inverse regularisation `C`, the weight of the dense features, and how many intents to rank."""
+        return {"C": 30.0, "dense_weight": 2.0, "max_iter": 3000, "random_state": 1,
+                "ranking_length": LABEL_RANKING_LENGTH}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Optional[Dict[str, Any]] = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "NgramEmbeddingIntentClassifier":
+        """An untrained classifier."""
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fit the n-gram features and the classifier on the intent examples."""
+        examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
+        if not examples:
+            logger.debug("no intent examples, %s stays untrained", self.__class__.__name__)
+            return self._resource
+        ngrams = ngram_features().fit([m.get(TEXT).lower() for m in examples])
+        classifier = LogisticRegression(
+            C=self._config["C"], max_iter=self._config["max_iter"], random_state=self._config["random_state"])
+        dense = [m.get_dense_features(TEXT)[1] for m in examples]
+        width = dense[0].features.shape[-1] if dense[0] is not None else 0
+        self._model = {"ngrams": ngrams, "classifier": classifier, "dense_width": width}
+        classifier.fit(self._matrix(examples), [m.get(INTENT) for m in examples])
+        self._persist()
+        return self._resource
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Set the intent and the intent ranking of each message that has text."""
+        if self._model is None:
+            return messages
+        with_text = [m for m in messages if m.get(TEXT)]
+        if not with_text:
+            return messages
+        classifier = self._model["classifier"]
+        for message, probabilities in zip(with_text, classifier.predict_proba(self._matrix(with_text))):
+            order = np.argsort(-probabilities)
+            ranking = [{INTENT_NAME_KEY: str(classifier.classes_[i]), PREDICTED_CONFIDENCE_KEY: float(probabilities[i])}
+                       for i in order]
+            if self._config["ranking_length"] > 0:
+                ranking = ranking[: self._config["ranking_length"]]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
+        return messages
+
+    def _matrix(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        ngrams = self._model["ngrams"].transform([m.get(TEXT).lower() for m in messages])
+        width = self._model["dense_width"]
+        if not width:
+            return ngrams.tocsr()
+        embeddings = np.zeros((len(messages), width), dtype=np.float32)
+        for row, message in enumerate(messages):
+            features = message.get_dense_features(TEXT)[1]
+            if features is not None:  # a message with no words has none
+                embeddings[row] = features.features.reshape(-1)[:width]
+        embeddings *= self._config["dense_weight"]
+        return scipy.sparse.hstack([ngrams, scipy.sparse.csr_matrix(embeddings)]).tocsr()
+
+    def _persist(self) -> None:
+        import skops.io as sio
+
+        with self._storage.write_to(self._resource) as directory:
+            sio.dump(self._model, directory / "intent_classifier.skops")
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "NgramEmbeddingIntentClassifier":
+        """The trained classifier, or an untrained one if training saved none."""
+        import skops.io as sio
+
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = directory / "intent_classifier.skops"
+                untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+                if untrusted:
+                    raise ValueError(f"unexpected types in {path}: {sorted(untrusted)}")
+                return cls(config, model_storage, resource, sio.load(path, trusted=TRUSTED_TYPES))
+        except (ValueError, FileNotFoundError):
+            logger.warning("no trained intent classifier in the model, intents will not be classified")
+            return cls(config, model_storage, resource)
