@@ -28,6 +28,20 @@ def entity_values(tracker: Tracker, name: str) -> List[str]:
     return [str(v) for v in tracker.get_latest_entity_values(name) if v is not None and str(v).strip()]
 
 
+NAME_ENTITIES = ("product", "brand", "category")
+
+
+def question_words(tracker: Tracker) -> str:
+    """The latest message with the catalog names blanked out ("Coffee Maker" names a product, not its maker)."""
+    message = tracker.latest_message or {}
+    text = list(message.get("text") or "")
+    for entity in message.get("entities") or []:
+        if entity.get("entity") in NAME_ENTITIES and isinstance(entity.get("start"), int):
+            start, end = entity["start"], entity.get("end", entity["start"])
+            text[start:end] = " " * (end - start)
+    return "".join(text)
+
+
 class ShopAction(Action, metaclass=ABCMeta):
     """An action that talks to the shop's knowledge and apologises when the graph is unreachable."""
 
@@ -109,7 +123,7 @@ class ActionProductInfo(ShopAction):
     @staticmethod
     def asked_detail(tracker: Tracker) -> bool:
         """Whether the shopper asked about one detail (an attribute, colour, size or material)."""
-        if attribute_in_text(tracker.latest_message.get("text") or ""):
+        if attribute_in_text(question_words(tracker)):
             return True
         return any(entity_values(tracker, name) for name in ("attribute", "color", "size", "material"))
 
@@ -129,7 +143,7 @@ class ActionProductInfo(ShopAction):
                 return f"Yes, the {product.name} is made of {product.material}."
             return f"No, the {product.name} is made of {product.material}."
         fields = [attribute_field(a) for a in entity_values(tracker, "attribute")]
-        fields.append(attribute_in_text(tracker.latest_message.get("text") or ""))
+        fields.append(attribute_in_text(question_words(tracker)))
         for field in filter(None, fields):
             return render.attribute_sentence(product, field)
         return render.overview(product)

@@ -118,6 +118,14 @@ def test_attribute_questions_about_the_product_in_focus(text: str, entities: lis
     assert expected in texts(messages)
 
 
+def test_attribute_word_inside_a_product_name_is_not_a_question_about_it() -> None:
+    text = "tell me about the Percolo 5 Espresso Coffee Maker"
+    name = {"entity": "product", "value": text[18:], "start": 18, "end": len(text)}
+    messages, _ = run(ActionProductInfo(), tracker(text, "ask_product_info", [name]))
+    assert "made by" not in texts(messages)  # "Maker" is part of the name, not a question about the brand
+    assert "Percolo 5 Espresso" in texts(messages) and any(m.get("custom") for m in messages)
+
+
 def test_availability_states_the_stock_level(kg) -> None:  # noqa: ANN001
     messages, _ = run(ActionCheckAvailability(), tracker("is it in stock?", "check_availability", product_id="P0001"))
     assert f"in stock ({get_product(kg, 'P0001').stock} available)" in texts(messages)
