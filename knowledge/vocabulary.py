@@ -230,6 +230,7 @@ class CachedVocabulary:
         self._wake = threading.Event()
         self._refresher: Optional[threading.Thread] = None
         self._lock = threading.Lock()
+        self._failing = False
 
     def get(self) -> Vocabulary:
         """The vocabulary, fresh within the configured age."""
@@ -250,10 +251,17 @@ class CachedVocabulary:
         try:
             value = self._loader()
         except Exception as error:  # noqa: BLE001 - keep serving the last vocabulary; retry next round
-            logger.warning("catalog vocabulary reload failed: %s", error)
+            with self._lock:  # not stale again before the next round: no retry storm while the graph is down
+                self._loaded_at = time.monotonic()
+            log = logger.debug if self._failing else logger.warning  # once per outage, not once per round
+            log("catalog vocabulary reload failed, serving the last one: %s", error)
+            self._failing = True
             return
         with self._lock:
             self._value, self._loaded_at = value, time.monotonic()
+        if self._failing:
+            logger.info("catalog vocabulary reloaded again")
+            self._failing = False
 
     def invalidate(self) -> None:
         """Forget the cached vocabulary so the next call reloads it."""
