@@ -15,7 +15,8 @@ Control characters in the message (other than tab and line breaks) become spaces
 Rasa's channel: the same URL (``name()`` stays ``"rest"``), the same answers, ``?stream=true``.
 
 Importing this module also installs ``bot.channels.action_failure``: the bot apologises when an action fails
-(the action server is down) instead of answering nothing, on every channel of the Rasa server.
+(the action server is down) instead of answering nothing, on every channel of the Rasa server; and
+``bot.channels.action_validation``: action replies are checked by a JSON-schema validator built once.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
-from bot.channels import action_failure
+from bot.channels import action_failure, action_validation
 
 logger = logging.getLogger(__name__)
 
 action_failure.install()
+action_validation.install()
 
 MAX_BODY_BYTES = 64_000
 MAX_MESSAGE_CHARS = 5_000

@@ -13,6 +13,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers import LABEL_RANKING_LENGTH
 from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -21,6 +22,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 logger = logging.getLogger(__name__)
+
+class InvalidModelError(RasaException):
+    """The persisted classifier holds something other than scikit-learn objects and sparse matrices."""
+
 
 # Types the persisted model may hold besides scikit-learn's own (the idf diagonal is a sparse matrix).
 TRUSTED_TYPES = ["scipy.sparse._csr.csr_matrix"]
@@ -66,8 +71,8 @@ class NgramEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         ngrams = ngram_features().fit([m.get(TEXT).lower() for m in examples])
         classifier = LogisticRegression(
             C=self._config["C"], max_iter=self._config["max_iter"], random_state=self._config["random_state"])
-        dense = [m.get_dense_features(TEXT)[1] for m in examples]
-        width = dense[0].features.shape[-1] if dense[0] is not None else 0
+        dense = [f for f in (m.get_dense_features(TEXT)[1] for m in examples) if f is not None]
+        width = dense[0].features.shape[-1] if dense else 0
         self._model = {"ngrams": ngrams, "classifier": classifier, "dense_width": width}
         classifier.fit(self._matrix(examples), [m.get(INTENT) for m in examples])
         self._persist()
@@ -99,8 +104,12 @@ class NgramEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         embeddings = np.zeros((len(messages), width), dtype=np.float32)
         for row, message in enumerate(messages):
             features = message.get_dense_features(TEXT)[1]
-            if features is not None:  # a message with no words has none
-                embeddings[row] = features.features.reshape(-1)[:width]
+            if features is None:  # a message with no words has none
+                continue
+            if features.features.shape[-1] != width:
+                raise ValueError(f"dense features of width {features.features.shape[-1]}, trained on {width}: "
+                                 "the pipeline's featurizers changed since training; retrain the model")
+            embeddings[row] = features.features.reshape(-1)
         embeddings *= self._config["dense_weight"]
         return scipy.sparse.hstack([ngrams, scipy.sparse.csr_matrix(embeddings)]).tocsr()
 
@@ -119,10 +128,12 @@ class NgramEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         try:
             with model_storage.read_from(resource) as directory:
                 path = directory / "intent_classifier.skops"
+                if not path.is_file():
+                    raise FileNotFoundError(path)
                 untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
                 if untrusted:
-                    raise ValueError(f"unexpected types in {path}: {sorted(untrusted)}")
+                    raise InvalidModelError(f"{path} holds types that are not trusted: {sorted(untrusted)}")
                 return cls(config, model_storage, resource, sio.load(path, trusted=TRUSTED_TYPES))
-        except (ValueError, FileNotFoundError):
+        except (ValueError, FileNotFoundError):  # Rasa's storage raises ValueError for a resource it never saved
             logger.warning("no trained intent classifier in the model, intents will not be classified")
             return cls(config, model_storage, resource)

@@ -14,6 +14,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -100,8 +101,9 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         """The wordpiece limit must fit the model (512 positions)."""
-        if not 8 <= int(config["max_wordpieces"]) <= 512:
-            raise ValueError("max_wordpieces must be between 8 and 512")
+        limit = config.get("max_wordpieces")
+        if not isinstance(limit, int) or not 8 <= limit <= 512:
+            raise InvalidConfigException(f"max_wordpieces must be a whole number from 8 to 512, not {limit!r}")
 
     @classmethod
     def create(
