@@ -42,7 +42,10 @@ class SentenceEncoder:
     def __init__(self, model_path: Path, max_wordpieces: int) -> None:
         import tensorflow as tf
         from transformers import BertTokenizerFast, TFBertModel
+        from transformers.utils import logging as transformers_logging
 
+        # Converting the PyTorch weights to TensorFlow is expected; its notices are not news to the reader.
+        transformers_logging.set_verbosity_error()
         self._tokenizer = BertTokenizerFast.from_pretrained(str(model_path))
         model = TFBertModel.from_pretrained(str(model_path))
         spec = tf.TensorSpec([None, None], tf.int32)
