@@ -6,13 +6,11 @@ in-process store, for the whole demo catalog. Not collected by the default pytes
 not start with test_); tests/virtuoso/run.py runs it against Virtuoso, and against the local Oxigraph
 server it runs with `pytest tests/virtuoso/server_checks.py`.
 
-Where a server deviates from SPARQL 1.1 a test is marked xfail for that server only, through
-TEST_SPARQL_SERVER (run.py sets it to "virtuoso"), with the reason.
+Known server bugs in the knowledge-layer suite are marked xfail, for that server only, in plugin.py.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from decimal import Decimal
 
@@ -29,15 +27,9 @@ from knowledge.products import SearchFacets, all_product_ids, compare_products, 
 from knowledge.sparql import HttpSparqlClient, KnowledgeGraphUnavailable, OxigraphStoreClient, render
 from knowledge.vocabulary import Vocabulary, load_vocabulary
 
-SERVER = os.environ.get("TEST_SPARQL_SERVER", "oxigraph").lower()
 SUBJECT_NS = "urn:shopbot-test:subject:"
 PREDICATE = URIRef("urn:shopbot-test:says")
 HOSTILE = 'x" } ; DROP ALL ; #'
-
-
-def deviates(server: str, reason: str) -> pytest.MarkDecorator:
-    """xfail (not strict) on this server only: it deviates from SPARQL 1.1 here, for this reason."""
-    return pytest.mark.xfail(SERVER == server, reason=f"{server} deviates from SPARQL 1.1: {reason}", strict=False)
 
 
 def _round_trip(kg: HttpSparqlClient, literal: Literal) -> None:
@@ -65,10 +57,8 @@ def test_awkward_text_round_trips_on_the_server(fresh_kg: HttpSparqlClient, text
     _round_trip(fresh_kg, Literal(text))
 
 
-@deviates("virtuoso", "a raw U+0000 inside a string literal ends the query text (C string), so the query is "
-                      "cut there and rejected as 'Unterminated SPARQL short double-quoted string' (SQ074); "
-                      "the escaped form \\u0000 is accepted")
 def test_nul_character_round_trips_on_the_server(fresh_kg: HttpSparqlClient) -> None:
+    """U+0000 goes out escaped (Virtuoso would end the query text at a raw one, as a C string)."""
     _round_trip(fresh_kg, Literal("before\x00after"))
 
 
