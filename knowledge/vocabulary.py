@@ -105,6 +105,8 @@ class Vocabulary:
         if not scores:
             for owner, score in self._fuzzy(query):
                 scores[owner] = max(scores[owner], score)
+        if max(scores.values(), default=0.0) >= 100.0:  # a whole name or alternative name: no need to ask which
+            scores = {owner: score for owner, score in scores.items() if score >= 100.0}
         ranked = sorted(scores.items(), key=lambda item: (-item[1], self.product_names.get(item[0], "")))
         return Resolution(
             mention,

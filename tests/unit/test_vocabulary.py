@@ -34,6 +34,13 @@ def test_exact_names_and_ids_resolve_to_the_hero(vocab: Vocabulary, mention: str
     assert [m.product_id for m in resolution.matches] == ["P0001"]
 
 
+def test_every_full_name_resolves_to_its_product_alone(vocab: Vocabulary) -> None:
+    """Names whose words are all in another name ("Drip 1 Drip Coffee Maker", "Crema 1 Drip Coffee Maker") too."""
+    wrong = {name: [m.product_id for m in vocab.resolve(name).matches]
+             for pid, name in vocab.product_names.items() if [m.product_id for m in vocab.resolve(name).matches] != [pid]}
+    assert len(vocab.product_names) > 300 and wrong == {}
+
+
 def test_partial_name_is_ambiguous_between_trailblazers(vocab: Vocabulary) -> None:
     resolution = vocab.resolve("the trailblazer")
     assert resolution.ambiguous
