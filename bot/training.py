@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.services import child_env
 from knowledge.settings import PROJECT_ROOT
 
-DOMAIN = PROJECT_ROOT / "bot" / "domain.yml"
+DOMAIN = PROJECT_ROOT / "bot" / "domain"  # every file in it is merged into one domain
 CONFIG = PROJECT_ROOT / "config.yml"
 TRAINING_DATA = [PROJECT_ROOT / "data" / name for name in ("nlu", "rules", "stories")]
 MODELS = PROJECT_ROOT / "models"

@@ -34,7 +34,7 @@ from tests.integration.rest import chat
 
 pytestmark = [pytest.mark.reliability, pytest.mark.stack, pytest.mark.slow]
 
-APOLOGY = "Sorry, I can't look that up right now"  # bot/domain.yml: utter_kg_unavailable
+APOLOGY = "Sorry, I can't look that up right now"  # bot/domain/products.yml: utter_kg_unavailable
 ANSWER_WITHIN = 30.0  # seconds; Rasa's own action timeout is 300 s, a dead action server must not come near it
 STAFF = "rhea"
 PASSWORD = "correct horse battery staple"

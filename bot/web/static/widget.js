@@ -276,13 +276,16 @@
     }));
   };
 
-  Widget.prototype.card = function (card) {
+  // `number` is the card's place in a list (1, 2, 3 ...), shown so "the second one" is plain to see.
+  Widget.prototype.card = function (card, number) {
     var image = safeUrl(card.image_url);
     var facts = [];
     if (card.price_text) facts.push(el("p", { className: "sb-card-price", text: card.price_text }));
     if (card.in_stock !== undefined) facts.push(el("p", { className: "sb-card-stock", text: card.in_stock ? "In stock" : "Out of stock" }));
     if (card.rating) facts.push(el("p", { className: "sb-card-rating", text: "Rated " + card.rating + "/5" }));
-    return el("article", { className: "sb-card", "data-product-id": card.id || null, "aria-label": card.title }, [
+    var label = number ? number + ". " + (card.title || "") : card.title;
+    return el("article", { className: "sb-card", "data-product-id": card.id || null, "aria-label": label }, [
+      number ? el("span", { className: "sb-card-number", "aria-hidden": "true", text: String(number) }) : null,
       image ? el("img", { src: image, alt: card.title || "" }) : null,
       el("h3", { className: "sb-card-title", text: card.title || "" }),
       card.subtitle ? el("p", { className: "sb-card-subtitle", text: card.subtitle }) : null,
@@ -291,8 +294,8 @@
 
   Widget.prototype.carousel = function (cards) {
     var self = this;
-    return el("div", { className: "sb-carousel", role: "list", "aria-label": "Products", tabindex: "0" }, cards.map(function (card) {
-      return el("div", { role: "listitem" }, [self.card(card)]);
+    return el("div", { className: "sb-carousel", role: "list", "aria-label": "Products", tabindex: "0" }, cards.map(function (card, index) {
+      return el("div", { role: "listitem" }, [self.card(card, cards.length > 1 ? index + 1 : 0)]);
     }));
   };
 
