@@ -1,18 +1,28 @@
-"""Actions that answer product questions from the knowledge graph."""
+"""Actions that answer product questions from the knowledge graph and follow what the shopper is looking at.
+
+Three slots, set only by these actions, hold what the shopper sees: ``shown_products`` (the ids of the list
+just shown, in order), ``product_id`` (the product in focus) and ``search`` (the active search, a
+``knowledge.refinement.SearchState`` as a dict). Every product question, refinement, superlative and
+comparison is resolved against them by the pure functions of ``knowledge.references`` and
+``knowledge.refinement``; the actions only read the tracker and render the answer.
+"""
 
 from __future__ import annotations
 
 import logging
 from abc import ABCMeta, abstractmethod
-from typing import Any, Dict, List, Optional, Text
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import render
-from knowledge.facets import facets_from, similar_to
+from knowledge.facets import request_from
 from knowledge.products import Product, attribute_field, attribute_in_text
+from knowledge.references import Referent, pick_superlative, refer, refer_many
+from knowledge.refinement import SearchState, describe, like, next_page, refine
 from knowledge.settings import get_settings
 from knowledge.shop import Shop, default_shop
 from knowledge.sparql import KnowledgeGraphUnavailable
@@ -21,14 +31,20 @@ from knowledge.vocabulary import Resolution
 logger = logging.getLogger(__name__)
 
 FOCUS_SLOT = "product_id"
-
-
-def entity_values(tracker: Tracker, name: str) -> List[str]:
-    """The values of one entity in the latest message, in order."""
-    return [str(v) for v in tracker.get_latest_entity_values(name) if v is not None and str(v).strip()]
-
-
+SHOWN_SLOT = "shown_products"
+SEARCH_SLOT = "search"
 NAME_ENTITIES = ("product", "brand", "category")
+
+
+def entity_values(tracker: Tracker, name: str, role: Optional[str] = None) -> List[str]:
+    """The values of one entity (with this role, or none) in the latest message, in order."""
+    found = []
+    for entity in tracker.latest_message.get("entities") or []:
+        value = entity.get("value")
+        if entity.get("entity") == name and (entity.get("role") or None) == role and value is not None \
+                and str(value).strip():
+            found.append(str(value))
+    return found
 
 
 def question_words(tracker: Tracker) -> str:
@@ -42,12 +58,29 @@ def question_words(tracker: Tracker) -> str:
     return "".join(text)
 
 
+def shown_ids(tracker: Tracker) -> List[str]:
+    """The ids of the products last shown as a list, in order."""
+    value = tracker.get_slot(SHOWN_SLOT)
+    return [str(pid) for pid in value][:50] if isinstance(value, list) else []
+
+
+def looking_at(products: Sequence[Product], state: Optional[SearchState] = None) -> List[EventType]:
+    """Slot events for a list just shown: its ids, the search behind it, and the focus (one product only)."""
+    events: List[EventType] = [SlotSet(SHOWN_SLOT, [p.id for p in products]),
+                               SlotSet(FOCUS_SLOT, products[0].id if len(products) == 1 else None)]
+    if state is not None:
+        events.append(SlotSet(SEARCH_SLOT, state.to_slot()))
+    return events
+
+
 class ShopAction(Action, metaclass=ABCMeta):
     """An action that talks to the shop's knowledge and apologises when the graph is unreachable."""
 
     def shop(self) -> Shop:
-        """The shop these actions ask."""
-        return default_shop()
+        """The shop these actions ask (its names and sentence encoder start loading on first use)."""
+        shop = default_shop()
+        shop.warm_up()
+        return shop
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -64,40 +97,47 @@ class ShopAction(Action, metaclass=ABCMeta):
         """Reply to the latest message."""
 
 
-def ask_which(dispatcher: CollectingDispatcher, tracker: Tracker, resolution: Resolution) -> None:
-    """Ask the shopper to choose between several matching products."""
+def offer_choices(dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop, referent: Referent) -> None:
+    """Ask the shopper which product they mean, with a button for each candidate."""
     intent = tracker.latest_message.get("intent", {}).get("name") or "ask_product_info"
-    buttons = [
-        {"title": match.name, "payload": render.payload(intent, product=match.product_id)}
-        for match in resolution.matches[:5]
-    ]
-    dispatcher.utter_message(text="I found several products that match. Which one do you mean?", buttons=buttons)
+    products = shop.products(referent.choices[:10])
+    buttons = [{"title": render.choice_title(p, n if referent.problem in ("beyond", "which") else 0),
+                "payload": render.payload(intent, product=p.id)} for n, p in enumerate(products, 1)]
+    dispatcher.utter_message(text=render.which_one(referent.problem, referent.shown), buttons=buttons)
 
 
-def resolve_focus(
-    dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop, mention: Optional[str] = None
-) -> Optional[Product]:
-    """The product the shopper means: named now, or the one in focus; asks when unclear."""
-    mentions = [mention] if mention else entity_values(tracker, "product")
+def mentioned(tracker: Tracker, shop: Shop) -> Optional[Resolution]:
+    """How the catalog resolves a product named in the latest message, or None when none was named."""
+    mentions = entity_values(tracker, "product")
     if mentions:
-        resolution = shop.resolve(mentions[0])
-    else:
-        resolution = shop.resolve_in_text(tracker.latest_message.get("text") or "")
-    if resolution.ambiguous:
-        ask_which(dispatcher, tracker, resolution)
-        return None
-    if resolution.best is not None:
-        return shop.product(resolution.best.product_id)
-    if mentions:
+        return shop.resolve(mentions[0])
+    resolution = shop.resolve_in_text(tracker.latest_message.get("text") or "")
+    return resolution if resolution.matches else None
+
+
+def resolve_focus(dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> Optional[Product]:
+    """The product the shopper means (by place in the list, name, brand or focus); asks when unclear."""
+    shown = shown_ids(tracker)
+    referent = refer(
+        shown, tracker.get_slot(FOCUS_SLOT), entity_values(tracker, "ordinal"), mentioned(tracker, shop),
+        entity_values(tracker, "brand"), lambda: shop.products(shown),
+    )
+    if referent.product_id is not None:
+        product = shop.product(referent.product_id)
+        if product is not None:
+            return product
+    if referent.choices:
+        offer_choices(dispatcher, tracker, shop, referent)
+    elif referent.problem == "unknown":
         dispatcher.utter_message(
             text="Sorry, I couldn't find that product. Could you check the name, or tell me what you're looking for?"
         )
-        return None
-    focus = tracker.get_slot(FOCUS_SLOT)
-    product = shop.product(focus) if focus else None
-    if product is None:
+    elif referent.problem == "no_list":
+        dispatcher.utter_message(text="I haven't shown you a list yet. Which product do you mean? "
+                                      "You can tell me its name, or what you're looking for.")
+    else:
         dispatcher.utter_message(response="utter_ask_which_product")
-    return product
+    return None
 
 
 def show_card(dispatcher: CollectingDispatcher, text: str, product: Product) -> None:
@@ -204,37 +244,51 @@ class ActionCheckAvailability(ShopAction):
         return [SlotSet(FOCUS_SLOT, product.id)]
 
 
+def show_list(
+    dispatcher: CollectingDispatcher, shop: Shop, state: SearchState, intro: str = "Here's what I found for"
+) -> List[EventType]:
+    """Run a search and show its page of products, numbered; say so when nothing matches."""
+    currency = get_settings().currency
+    products, state = shop.find(state)
+    if not products:
+        dispatcher.utter_message(text=render.nothing_found(describe(state, currency), state.offset > 0))
+        return []
+    dispatcher.utter_message(
+        text=render.search_summary(products, f"{intro} {describe(state, currency)}"),
+        json_message=render.carousel_payload(products, get_settings().public_url),
+    )
+    return looking_at(products, state)
+
+
 class ActionSearchProducts(ShopAction):
-    """Find products by category, brand, colour, material, size and price, or like a given product."""
+    """Find products by their facets and words, narrow or reshape the active search, or find similar ones."""
 
     def name(self) -> Text:
         return "action_search_products"
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
-        text = tracker.latest_message.get("text") or ""
-        facets = facets_from(list(tracker.latest_message.get("entities") or []), text, shop.vocabulary())
-        what = describe(facets)
-        if facets.is_empty():
-            like = self.reference_product(dispatcher, tracker, shop)
-            if like is None:
+        request = request_from(list(tracker.latest_message.get("entities") or []), shop.vocabulary())
+        state = SearchState.from_slot(tracker.get_slot(SEARCH_SLOT))
+        named = entity_values(tracker, "product")
+        if named or request.is_empty():
+            base = self.reference_product(dispatcher, tracker, shop)
+            if base is None:
                 return []
-            facets, what = similar_to(like), f"items similar to the {like.name}"
-        products = shop.search(facets)
-        if not products:
-            dispatcher.utter_message(
-                text=f"Sorry, I couldn't find any {what}. Try a different colour, brand or price range."
-            )
-            return []
-        dispatcher.utter_message(
-            text=render.search_summary(products, what),
-            json_message=render.carousel_payload(products, get_settings().public_url),
-        )
-        return [SlotSet(FOCUS_SLOT, products[0].id)] if len(products) == 1 else []
+            return show_list(dispatcher, shop, refine(like(base), request, [base]))
+        reference = self.reference(tracker, shop) if request.price_change or request.other_brand else []
+        return show_list(dispatcher, shop, refine(state, request, reference))
+
+    @staticmethod
+    def reference(tracker: Tracker, shop: Shop) -> List[Product]:
+        """What "cheaper" or "another brand" is relative to: the product in focus, else the list shown."""
+        focus = tracker.get_slot(FOCUS_SLOT)
+        return shop.products([focus] if focus else shown_ids(tracker))
 
     @staticmethod
     def reference_product(dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> Optional[Product]:
         """The product a "something similar" request refers to."""
-        if entity_values(tracker, "product") or tracker.get_slot(FOCUS_SLOT):
+        if entity_values(tracker, "product") or tracker.get_slot(FOCUS_SLOT) or shown_ids(tracker) \
+                or entity_values(tracker, "ordinal"):
             return resolve_focus(dispatcher, tracker, shop)
         dispatcher.utter_message(
             text="What are you looking for? Tell me a category, brand, colour or budget, "
@@ -243,50 +297,75 @@ class ActionSearchProducts(ShopAction):
         return None
 
 
-def describe(facets) -> str:  # noqa: ANN001 - SearchFacets
-    """Words for what a search looked for, such as "red running shoes under $100.00"."""
-    words = [facets.color, facets.material, facets.brand, (facets.category or "products").lower()]
-    text = " ".join(w for w in words if w)
-    if facets.size:
-        text += f" in size {facets.size}"
-    currency = get_settings().currency
-    if facets.min_price is not None and facets.max_price is not None:
-        text += f" between {render.money(facets.min_price, currency)} and {render.money(facets.max_price, currency)}"
-    elif facets.max_price is not None:
-        text += f" under {render.money(facets.max_price, currency)}"
-    elif facets.min_price is not None:
-        text += f" over {render.money(facets.min_price, currency)}"
-    return text
+class ActionShowMore(ShopAction):
+    """Show the next page of the active search."""
+
+    def name(self) -> Text:
+        return "action_show_more"
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
+        state = SearchState.from_slot(tracker.get_slot(SEARCH_SLOT))
+        if state is None:
+            dispatcher.utter_message(text="What would you like to see? Tell me a category, brand, colour or budget.")
+            return []
+        return show_list(dispatcher, shop, next_page(state, len(shown_ids(tracker))), intro="Here are more")
+
+
+class ActionPickProduct(ShopAction):
+    """Say which of the shown products is the cheapest, best rated, lightest ..."""
+
+    def name(self) -> Text:
+        return "action_pick_product"
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
+        order = (entity_values(tracker, "sort") or ["rating"])[0]
+        request = request_from(list(tracker.latest_message.get("entities") or []), shop.vocabulary())
+        state = SearchState.from_slot(tracker.get_slot(SEARCH_SLOT))
+        if request.category and (state is None or state.category != request.category):
+            return show_list(dispatcher, shop, refine(None, replace(request, sort=order)))  # "the cheapest jacket?"
+        shown = shop.products(shown_ids(tracker))
+        if not shown:
+            if state is None:
+                dispatcher.utter_message(text="Which products should I choose from? Tell me what you're looking "
+                                              "for, for example \"the cheapest headphones\".")
+                return []
+            shown, _ = shop.find(state, limit=50)
+        best, superlative = pick_superlative(shown, order)
+        if not best or superlative is None:
+            dispatcher.utter_message(text="Sorry, I don't know that for the products I showed.")
+            return []
+        text = render.superlative_sentence(best, superlative, len(shown))
+        if len(best) == 1:
+            show_card(dispatcher, text, best[0])
+        else:
+            dispatcher.utter_message(text=text, json_message=render.carousel_payload(best, get_settings().public_url))
+        return [SlotSet(FOCUS_SLOT, best[0].id)]
 
 
 class ActionCompareProducts(ShopAction):
-    """Compare two products: the two named, or one named and the one in focus."""
+    """Compare products: the ones named or pointed at, the one in focus, or the list shown."""
 
     def name(self) -> Text:
         return "action_compare_products"
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
-        ids = []
-        for mention in entity_values(tracker, "product")[:2]:
+        named = []
+        for mention in entity_values(tracker, "product")[:4]:
             resolution = shop.resolve(mention)
             if resolution.matches:
-                ids.append(resolution.matches[0].product_id)
-        focus = tracker.get_slot(FOCUS_SLOT)
-        if len(ids) == 1 and focus and focus != ids[0]:
-            ids.insert(0, focus)
-        if len(set(ids)) < 2:
-            dispatcher.utter_message(text="Which two products would you like me to compare? Tell me both names.")
+                named.append(resolution.matches[0].product_id)
+        shown = shown_ids(tracker)
+        ids, picked = refer_many(shown, tracker.get_slot(FOCUS_SLOT), entity_values(tracker, "ordinal"), named)
+        if picked is not None and picked.beyond:
+            dispatcher.utter_message(text=render.which_one("beyond", len(shown)))
             return []
-        comparison = shop.compare(ids[0], ids[1])
-        if comparison is None:
-            dispatcher.utter_message(text="Sorry, I couldn't find both of those products.")
+        products = shop.products(ids)
+        if len(products) < 2:
+            dispatcher.utter_message(text="Which products would you like me to compare? Tell me their names, "
+                                          "or say \"compare the first two\" after I've shown you a list.")
             return []
-        a, b = comparison.first, comparison.second
-        lines = [f"{a.name} vs {b.name}:", f"- price: {render.money(a.price, a.currency)} vs {render.money(b.price, b.currency)}"]
-        lines += [f"- {fact}: {left} vs {right}" for fact, (left, right) in comparison.differences.items()]
-        if a.price != b.price:
-            lines.append(f"The {comparison.cheaper.name} is the cheaper one.")
         dispatcher.utter_message(
-            text="\n".join(lines), json_message=render.carousel_payload([a, b], get_settings().public_url)
+            text=render.comparison(products),
+            json_message=render.carousel_payload(products, get_settings().public_url),
         )
-        return [SlotSet(FOCUS_SLOT, b.id)]
+        return [SlotSet(FOCUS_SLOT, products[-1].id)]

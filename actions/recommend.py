@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import render
 from actions.orders import customer_id, shop_db
 from actions.products import FOCUS_SLOT, ShopAction
-from knowledge.facets import facets_from
+from knowledge.facets import request_from
 from knowledge.recommend.shop import ShopRecommender, Suggestion, ensure_model
 from knowledge.settings import get_settings
 from knowledge.shop import Shop
@@ -43,7 +43,7 @@ class ActionRecommend(ShopAction):
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
         text = tracker.latest_message.get("text") or ""
-        facets = facets_from(list(tracker.latest_message.get("entities") or []), text, shop.vocabulary())
+        facets = request_from(list(tracker.latest_message.get("entities") or []), shop.vocabulary())
         focus = tracker.get_slot(FOCUS_SLOT)
         picks = self.picks(recommender(shop), customer_id(tracker), focus, facets.category, SIMILAR.search(text))
         if facets.max_price is not None:

@@ -6,23 +6,9 @@ import json
 from decimal import Decimal
 from typing import Any, Iterable
 
+from knowledge.formatting import listing, money
 from knowledge.products import Product
 
-CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
-
-
-def money(amount: Decimal, currency: str) -> str:
-    """A price as shoppers read it, such as ``$129.00``."""
-    sign = CURRENCY_SIGNS.get(currency)
-    return f"{sign}{amount:,.2f}" if sign else f"{amount:,.2f} {currency}"
-
-
-def listing(items: Iterable[str]) -> str:
-    """Items joined as in a sentence: ``a, b and c``."""
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def payload(intent: str, **entities: str) -> str:
@@ -88,6 +74,8 @@ def overview(product: Product) -> str:
         details.append(f"sizes {listing(product.sizes)}")
     if product.material:
         details.append(f"made of {product.material}")
+    if product.weight is not None:
+        details.append(f"weighs {weight(product.weight)}")
     if details:
         parts.append("It " + listing(details) + ".")
     if product.rating is not None:
@@ -117,11 +105,79 @@ def attribute_sentence(product: Product, field: str) -> str:
         return stock_sentence(product)
     if field == "category":
         return f"The {name} is in our {product.category} range."
+    if field == "weight":
+        return f"The {name} weighs {weight(product.weight)}." if product.weight is not None else \
+            f"I don't know what the {name} weighs."
     return overview(product)
 
 
-def search_summary(products: list[Product], what: str) -> str:
-    """The text that goes with a list of search results."""
-    lines = [f"Here's what I found for {what}:"]
+def weight(grams: Decimal) -> str:
+    """A weight as shoppers read it: ``310 g`` or ``1.25 kg``."""
+    return f"{grams / 1000:.2f} kg".replace(".00 kg", " kg") if grams >= 1000 else f"{grams:.0f} g"
+
+
+def search_summary(products: list[Product], intro: str) -> str:
+    """The text that goes with a list of search results, numbered as the cards are."""
+    lines = [f"{intro}:"]
     lines += [f"{i}. {p.name} – {money(p.price, p.currency)}" for i, p in enumerate(products, 1)]
+    return "\n".join(lines)
+
+
+def nothing_found(what: str, further: bool) -> str:
+    """The answer when a search finds nothing (or nothing more)."""
+    if further:
+        return f"That's all I have for {what}. Would you like to change the search?"
+    return f"Sorry, I couldn't find any {what}. Try a different colour, brand or price range."
+
+
+def choice_title(product: Product, number: int = 0) -> str:
+    """A button title for a product the shopper may choose, with its place in the list when there is one."""
+    title = f"{product.name} ({money(product.price, product.currency)})"
+    return f"{number}. {title}" if number else title
+
+
+def which_one(problem: str, shown: int) -> str:
+    """The question when it is unclear which product the shopper means."""
+    if problem == "beyond":
+        return f"I showed {shown} product{'s' if shown != 1 else ''}. Which one do you mean?"
+    if problem == "which":
+        return f"Which of the {shown} products do you mean?"
+    return "I found several products that match. Which one do you mean?"
+
+
+def superlative_sentence(best: list[Product], superlative: Any, shown: int) -> str:
+    """ "Of the 5 I showed, the cheapest is the X at $Y." (ties named together)."""
+    scope = f"Of the {shown} I showed, " if shown > 1 else ""
+    facts = {"price": lambda p: money(p.price, p.currency), "rating": lambda p: f"rated {p.rating}/5",
+             "weight": lambda p: weight(p.weight), "review_count": lambda p: f"{p.review_count} reviews",
+             "stock": lambda p: f"{p.stock} in stock"}
+    fact = facts[superlative.key](best[0])
+    at = " at " if superlative.key == "price" else ", "
+    if len(best) == 1:
+        return f"{scope}the {superlative.label} is the {best[0].name}{at}{fact}."
+    names = listing(f"the {p.name}" for p in best)
+    return f"{scope}{names} are the {superlative.label}{at}{fact}."
+
+
+def comparison(products: list[Product]) -> str:
+    """Products side by side: prices, then the facts in which they differ, and which is cheapest / best rated."""
+    def facts(p: Product) -> dict[str, str]:
+        return {"brand": p.brand, "category": p.category, "material": p.material or "-",
+                "colours": ", ".join(p.colors) or "-", "rating": str(p.rating or "-"),
+                "weight": weight(p.weight) if p.weight is not None else "-",
+                "stock": "in stock" if p.in_stock else "out of stock"}
+
+    rows = [facts(p) for p in products]
+    lines = [" vs ".join(p.name for p in products) + ":",
+             "- price: " + " vs ".join(money(p.price, p.currency) for p in products)]
+    lines += [f"- {name}: " + " vs ".join(row[name] for row in rows)
+              for name in rows[0] if len({row[name] for row in rows}) > 1]
+    prices = [p.price for p in products]
+    if len(set(prices)) > 1:
+        cheapest = min(products, key=lambda p: p.price)
+        lines.append(f"The {cheapest.name} is the cheaper one." if len(products) == 2
+                     else f"The {cheapest.name} is the cheapest.")
+    rated = [p for p in products if p.rating is not None]
+    if len(rated) == len(products) and len({p.rating for p in rated}) > 1:
+        lines.append(f"The {max(rated, key=lambda p: p.rating).name} is rated best.")
     return "\n".join(lines)

@@ -59,6 +59,7 @@ def cmd_kg_load(args: argparse.Namespace) -> int:
         progress=lambda done, total: say(f"  {done}/{total} triples written"),
     )
     say(f"loaded {count} triples into {settings.sparql_update_url}")
+    ensure_text_index(settings, _client(settings))
     return 0
 
 
@@ -149,6 +150,7 @@ class Stack:
         say(f"knowledge graph: {products} products at {settings.sparql_query_url}")
         ensure_shop_database(settings)
         ensure_recommender(settings, kg)
+        ensure_text_index(settings, kg)
         model, seconds = train()
         say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
         if with_actions:
@@ -201,6 +203,14 @@ def ensure_shop_database(settings: Settings) -> None:
             say(f"shop database: {shop.url}")
     finally:
         shop.dispose()
+
+
+def ensure_text_index(settings: Settings, kg) -> None:  # noqa: ANN001 - a SparqlEndpoint
+    """Embed the products' texts for descriptive search when the index lacks some (the first run: ~10 s)."""
+    from knowledge.textsearch import ProductTextIndex, index_catalog
+
+    products, embedded = index_catalog(kg, ProductTextIndex(path=settings.text_index_file))
+    say(f"product text index: {products} products" + (f" ({embedded} texts embedded now)" if embedded else ""))
 
 
 def ensure_recommender(settings: Settings, kg) -> None:  # noqa: ANN001 - a SparqlEndpoint

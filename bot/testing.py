@@ -101,7 +101,7 @@ class Runtime:
             database_url=f"sqlite:///{self._database_file}",
         )
         self._stack = Stack(self.settings)
-        self._graph: Optional[str] = None
+        self._loaded: Optional[tuple[str, int]] = None  # (path, mtime) of the file the graph holds
         self._loop = asyncio.new_event_loop()
         self._senders = itertools.count(1)
         self.agent = None
@@ -116,7 +116,7 @@ class Runtime:
 
         self._stack.start(with_actions=True, with_rasa=False, with_web=False)
         shutil.copyfile(self._database_file, self._template_file)
-        self._graph = DEMO
+        self._loaded = (str(self.settings.catalog_file), self.settings.catalog_file.stat().st_mtime_ns)
         set_default_shop(Shop.from_settings(self.settings))  # the in-process NLU matcher reads this graph
         model, _ = train()
         self.agent = Agent.load(model, action_endpoint=EndpointConfig(url=self.settings.action_endpoint_url))
@@ -130,15 +130,23 @@ class Runtime:
         """Put the demo shop database back as it was generated (conversations may cancel orders)."""
         shutil.copyfile(self._template_file, self._database_file)
 
-    def use_graph(self, graph: Union[str, Path]) -> None:
-        """Make the graph hold the demo store, or the given Turtle file, and nothing else."""
+    def use_graph(self, graph: Union[str, Path], force: bool = False) -> None:
+        """Make the graph hold the demo store, or the given Turtle file, and nothing else.
+
+        Conversations only read the graph, so it is loaded again only when another file is asked for (or
+        ``force``, for a test that changed it): reloading the same triples before every conversation made the
+        store slower and slower.
+        """
         from knowledge.loading import load_graph, read_turtle
         from knowledge.shop import Shop, default_shop
 
         path = self.settings.catalog_file if str(graph) == DEMO else Path(graph)
+        key = (str(path), path.stat().st_mtime_ns)
+        if key == self._loaded and not force:
+            return
         load_graph(Shop.from_settings(self.settings).kg, read_turtle(path))
         default_shop().refresh()
-        self._graph = str(graph)
+        self._loaded = key
 
     def new_sender(self) -> str:
         """A sender id no conversation has used yet."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterator
@@ -32,6 +32,8 @@ class CategorySpec:
     sizes: tuple[str, ...]
     price_range: tuple[int, int]
     blurb: str
+    features: dict[str, str] = field(hash=False)  # what each variant is good for, a sentence each
+    weight_range: tuple[int, int] = (100, 1000)  # grams
 
 
 CATEGORIES: tuple[CategorySpec, ...] = (
@@ -45,6 +47,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         ("6", "7", "8", "9", "10", "11", "12"),
         (60, 180),
         "A responsive running shoe with a cushioned midsole and a grippy outsole.",
+        {"GTX": "A waterproof Gore-Tex membrane keeps feet dry on wet trails and winter runs.",
+         "Trail": "Deep lugs and a rock plate grip on muddy trails, for trail running and hiking.",
+         "Road": "A smooth, cushioned ride for road running, daily training and marathons.",
+         "Lite": "Ultra lightweight and breathable, built for fast tempo runs and races.",
+         "Pro": "A carbon plate and responsive foam for race day and personal bests."},
+        (180, 380),
     ),
     CategorySpec(
         "jackets", "Jackets", "Jacket",
@@ -56,6 +64,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         ("XS", "S", "M", "L", "XL", "XXL"),
         (70, 320),
         "A weather-ready jacket with taped seams, adjustable hood and zip pockets.",
+        {"Insulated": "Synthetic insulation keeps you warm on cold winter days, even when damp.",
+         "Rain": "Fully waterproof and breathable shell for hiking and walking in heavy rain.",
+         "Softshell": "Stretchy, wind-resistant and water-repellent, made for climbing and hiking.",
+         "Down": "Warm, packable goose-down fill for cold, dry city winters; not waterproof.",
+         "Windbreaker": "A light, packable wind shell for running and cycling on breezy days."},
+        (250, 1100),
     ),
     CategorySpec(
         "t-shirts", "T-Shirts", "T-Shirt",
@@ -67,6 +81,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         ("XS", "S", "M", "L", "XL"),
         (12, 45),
         "A soft everyday tee with a classic fit that keeps its shape wash after wash.",
+        {"Organic": "Made from certified organic fibres, a sustainable everyday choice.",
+         "Graphic": "Printed with a bold graphic design on the front.",
+         "Slim": "A slim, tailored fit that looks sharp under a jacket.",
+         "Relaxed": "A loose, relaxed fit for lounging and weekends.",
+         "Tech": "Quick-drying, moisture-wicking fabric for running, workouts and the gym."},
+        (120, 260),
     ),
     CategorySpec(
         "backpacks", "Backpacks", "Backpack",
@@ -78,6 +98,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         (),
         (35, 190),
         "A durable backpack with a padded laptop sleeve and a water-resistant base.",
+        {"20L": "A compact 20-litre daypack for the city and short walks.",
+         "30L": "A roomy 30-litre pack with hip belt for day hikes and weekend trips.",
+         "Laptop": "A padded compartment fits a 16-inch laptop, for work, school and commuting.",
+         "Travel": "Carry-on sized with lockable zips and a clamshell opening, made for air travel.",
+         "Rolltop": "A waterproof roll-top closure keeps gear dry when cycling in the rain."},
+        (500, 1600),
     ),
     CategorySpec(
         "headphones", "Headphones", "Headphones",
@@ -89,6 +115,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         (),
         (25, 380),
         "Wireless headphones with rich sound, long battery life and comfortable ear cushions.",
+        {"ANC": "Active noise cancelling blocks out engines and chatter on flights and commutes.",
+         "Wireless": "Bluetooth wireless with a 30-hour battery for all-day listening.",
+         "Sport": "Sweat-resistant with a secure fit for running, workouts and the gym.",
+         "Over-Ear": "Over-ear cups with a wide, detailed soundstage for music at home and studio work.",
+         "Mini": "Tiny true wireless earbuds in a pocket-sized charging case."},
+        (5, 350),
     ),
     CategorySpec(
         "smartwatches", "Smartwatches", "Smartwatch",
@@ -100,6 +132,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         ("40mm", "44mm"),
         (79, 499),
         "A smartwatch with heart-rate tracking, GPS workouts and notifications on your wrist.",
+        {"GPS": "Built-in GPS maps runs, rides and hikes without your phone.",
+         "LTE": "Calls, messages and music over LTE, even when your phone stays at home.",
+         "Active": "Swim-proof fitness tracking with sleep, steps and heart-rate zones.",
+         "Classic": "An elegant classic design that suits the office and evenings out.",
+         "Sport": "A rugged, shock-resistant case for sports, mountains and outdoor adventures."},
+        (30, 90),
     ),
     CategorySpec(
         "coffee-makers", "Coffee Makers", "Coffee Maker",
@@ -111,6 +149,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         (),
         (29, 650),
         "A coffee maker that brews a full-bodied cup with precise temperature control.",
+        {"Espresso": "A 15-bar pump and steam wand for espresso, lattes and cappuccinos with milk foam.",
+         "Drip": "Brews a full 12-cup carafe with a programmable timer, for families and offices.",
+         "Pour-Over": "A manual pour-over brewer for one clean, bright cup at a time.",
+         "Pod": "Single-serve capsules brew a cup in one touch, quick and easy.",
+         "French Press": "No electricity needed: a rich, full-bodied press that travels to the campsite."},
+        (400, 9000),
     ),
     CategorySpec(
         "skincare", "Skincare", "Cream",
@@ -122,6 +166,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         ("50ml", "100ml"),
         (9, 85),
         "A gentle skincare formula that hydrates and soothes without a greasy feel.",
+        {"Day": "A light daily moisturiser that absorbs quickly under make-up.",
+         "Night": "A rich overnight cream that repairs and restores while you sleep.",
+         "SPF 30": "Broad-spectrum SPF 30 sun protection for every day outdoors.",
+         "Sensitive": "Fragrance-free and hypoallergenic, gentle on sensitive and reactive skin.",
+         "Repair": "An anti-ageing formula that smooths fine lines and wrinkles."},
+        (60, 160),
     ),
     CategorySpec(
         "yoga-mats", "Yoga Mats", "Yoga Mat",
@@ -133,6 +183,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         ("4mm", "6mm"),
         (19, 120),
         "A non-slip yoga mat with a cushioned surface for stable poses.",
+        {"Pro": "Extra dense and durable for daily practice and studio teachers.",
+         "Travel": "Thin, foldable and very light, packs into a suitcase for yoga on the road.",
+         "Thick": "Extra cushioning protects knees and joints, great for pilates and beginners.",
+         "Eco": "Eco-friendly and biodegradable, free of PVC and toxins.",
+         "Grip": "A sticky non-slip surface that holds in sweaty hot yoga."},
+        (900, 3000),
     ),
     CategorySpec(
         "sunglasses", "Sunglasses", "Sunglasses",
@@ -144,6 +200,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         (),
         (25, 240),
         "Sunglasses with UV400 lenses and a lightweight frame that fits all day.",
+        {"Polarized": "Polarized lenses cut glare from water and roads, ideal for driving and fishing.",
+         "Sport": "A wraparound frame that stays put for cycling, running and skiing.",
+         "Classic": "A timeless classic frame that goes with everything.",
+         "Round": "Retro round lenses with a vintage look.",
+         "Mirror": "Mirrored lenses for bright beaches, snow and mountains."},
+        (20, 45),
     ),
 )
 
@@ -202,6 +264,23 @@ class Product:
     stock: int
     rating: Decimal
     review_count: int
+    weight: int = 0  # grams
+
+
+LIGHTER = {"Lite": 0.7, "Travel": 0.6, "Mini": 0.1, "Windbreaker": 0.5, "Pour-Over": 0.15, "French Press": 0.2,
+           "20L": 0.7, "Down": 0.7, "Sport": 0.9, "Pro": 1.1, "Thick": 1.3, "Over-Ear": 1.0, "Espresso": 1.0}
+
+
+def describe(spec: CategorySpec, line: str, variant: str, brand: str) -> str:
+    """A product's description: what its category is, what its variant is good for, and its line and brand."""
+    return f"{spec.blurb} {spec.features.get(variant, '')} The {line} {variant} by {brand}.".replace("  ", " ")
+
+
+def weight_grams(spec: CategorySpec, variant: str, name: str) -> int:
+    """A plausible weight in grams for a product, the same for the same name (its own random draw)."""
+    low, high = spec.weight_range
+    draw = random.Random(f"weight:{name}").uniform(low, high)
+    return int(round(min(max(draw * LIGHTER.get(variant, 1.0), low * 0.5), high)))
 
 
 def slugify(text: str) -> str:
@@ -238,10 +317,11 @@ def _category_products(spec: CategorySpec, rng: random.Random, next_id: Callable
             colors=colors,
             sizes=spec.sizes,
             material=rng.choice(spec.materials),
-            description=f"{spec.blurb} The {model} {version} {variant} by {brand}.",
+            description=describe(spec, f"{model} {version}", variant, brand),
             stock=rng.choice((0, 0, 3, 8, 15, 27, 40, 64, 120)),
             rating=Decimal(str(round(rng.uniform(3.0, 5.0), 1))),
             review_count=rng.randint(0, 900),
+            weight=weight_grams(spec, variant, name),
         )
 
 
@@ -258,8 +338,8 @@ def generate_products(seed: int = SEED) -> list[Product]:
         id=next_id(), name=HERO["name"],
         alt_names=("trailblazer 2", "trailblazer 2 gtx", "stridewell trailblazer 2", "trailblazer 2 running shoe"),
         brand=HERO["brand"], category=shoes, price=HERO["price"], colors=HERO["colors"], sizes=shoes.sizes,
-        material=HERO["material"], description=f"{shoes.blurb} Waterproof GTX membrane for wet trails.",
-        stock=HERO["stock"], rating=Decimal("4.6"), review_count=312,
+        material=HERO["material"], description=describe(shoes, "Trailblazer 2", "GTX", HERO["brand"]),
+        stock=HERO["stock"], rating=Decimal("4.6"), review_count=312, weight=310,
     )
     products = [hero]
     for spec in CATEGORIES:
@@ -291,6 +371,8 @@ def _add_product(graph: Graph, product: Product) -> None:
     for size in product.sizes:
         graph.add((node, SCHEMA.size, Literal(size)))
     graph.add((node, SHOP.stockLevel, Literal(product.stock, datatype=XSD.integer)))
+    if product.weight:
+        graph.add((node, SHOP.weightGrams, Literal(product.weight, datatype=XSD.integer)))
     graph.add((node, SCHEMA.image, Literal(f"/static/products/{product.id}.svg", datatype=XSD.anyURI)))
     graph.add((node, SCHEMA.offers, offer))
     graph.add((offer, RDF.type, SCHEMA.Offer))

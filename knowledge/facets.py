@@ -1,88 +1,110 @@
-"""Turn what a shopper asked for (entities and wording) into search facets."""
+"""What one message asks of a search, read from its NLU entities."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
-from knowledge.products import Product, SearchFacets
+from knowledge.products import SORTS, Product, SearchFacets
 from knowledge.vocabulary import Vocabulary
 
-_NUMBER = r"\$?\s*(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+ANOTHER = "another"  # the value of an excluded brand that means "not the brand of the product talked about"
+
+
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_BETWEEN = re.compile(rf"(?:between|from)\s+{_NUMBER}\s*(?:and|to|-)\s*{_NUMBER}", re.I)
-_RANGE = re.compile(rf"{_NUMBER}\s*(?:-|to)\s*{_NUMBER}\s*(?:\$|dollars|bucks|usd)", re.I)
-_MAX = re.compile(rf"(?:under|below|less than|cheaper than|max(?:imum)?|up to|at most|no more than|<)\s*{_NUMBER}", re.I)
-_MIN = re.compile(rf"(?:over|above|more than|at least|min(?:imum)?|from|>)\s*{_NUMBER}", re.I)
-_SORTS = (
-    (re.compile(r"\b(cheap(est)?|lowest price|least expensive|budget|affordable)\b", re.I), "price_asc"),
-    (re.compile(r"\b(most expensive|priciest|premium|high[- ]end|luxury)\b", re.I), "price_desc"),
-    (re.compile(r"\b(best|top)[- ]?(rated|reviewed)?\b|\bpopular\b", re.I), "rating"),
-)
 
 
-def _decimal(text: Any) -> Optional[Decimal]:
+def decimal_of(text: Any) -> Optional[Decimal]:
+    """A price amount from an entity value such as "100", "$99.90", "1,200", "99,90" or "1.5k", or None."""
+    text = str(text).strip().lstrip("$€£").strip().rstrip(".").lower()
+    factor = 1000 if text.endswith("k") else 1
+    text = text.removesuffix("k")
+    text = text.replace(",", "") if _THOUSANDS.fullmatch(text) else text.replace(",", ".")
     try:
-        text = str(text).strip().lstrip("$").strip()
-        value = Decimal(text.replace(",", "") if _THOUSANDS.fullmatch(text) else text.replace(",", "."))
+        value = Decimal(text) * factor
     except (InvalidOperation, ValueError):
         return None
     return value if value.is_finite() and 0 <= value < 10**7 else None
 
 
-def price_range(text: str) -> tuple[Optional[Decimal], Optional[Decimal]]:
-    """The lowest and highest price a sentence asks for, such as "between 50 and 80" or "under $100"."""
-    for pattern in (_BETWEEN, _RANGE):
-        found = pattern.search(text)
-        if found:
-            low, high = _decimal(found.group(1)), _decimal(found.group(2))
-            return (min(low, high), max(low, high)) if low is not None and high is not None else (low, high)
-    high = _MAX.search(text)
-    low = _MIN.search(text)
-    return (_decimal(low.group(1)) if low else None, _decimal(high.group(1)) if high else None)
+@dataclass(frozen=True)
+class SearchRequest:
+    """What one message asks of a search: facets it names, a relative price, exclusions, paging."""
+
+    category: Optional[str] = None
+    brand: Optional[str] = None
+    color: Optional[str] = None
+    material: Optional[str] = None
+    size: Optional[str] = None
+    min_price: Optional[Decimal] = None
+    max_price: Optional[Decimal] = None
+    sort: Optional[str] = None
+    in_stock: bool = False
+    price_change: Optional[str] = None  # "lower" or "higher" than the products talked about
+    keywords: tuple[str, ...] = ()
+    exclude_brands: tuple[str, ...] = ()
+    exclude_colors: tuple[str, ...] = ()
+    other_brand: bool = False  # "from another brand": not the brand of the product talked about
+
+    def is_empty(self) -> bool:
+        """Whether the message asks nothing of a search."""
+        return self == SearchRequest()
+
+    def names_facets(self) -> bool:
+        """Whether the message names a facet or a price, not only words or an order."""
+        return any((self.category, self.brand, self.color, self.material, self.size, self.in_stock,
+                    self.min_price is not None, self.max_price is not None, self.price_change,
+                    self.exclude_brands, self.exclude_colors, self.other_brand))
 
 
-def sort_order(text: str) -> Optional[str]:
-    """The sort order a sentence asks for ("cheapest", "best rated"...), if any."""
-    for pattern, order in _SORTS:
-        if pattern.search(text):
-            return order
-    return None
-
-
-def _first(entities: Iterable[dict], name: str, role: Optional[str] = None) -> Optional[str]:
+def _values(entities: Iterable[dict], name: str, role: Optional[str] = None) -> list[str]:
+    found = []
     for entity in entities:
-        if entity.get("entity") == name and (role is None or entity.get("role") == role):
+        if entity.get("entity") == name and (entity.get("role") or None) == role:
             value = entity.get("value")
             if value is not None and str(value).strip():
-                return str(value)
+                found.append(str(value).strip())
+    return found
+
+
+def _known(values: list[str], lookup: Callable[[str], Optional[str]]) -> Optional[str]:
+    for value in values:
+        known = lookup(value)
+        if known:
+            return known
     return None
 
 
-def facets_from(entities: list[dict], text: str, vocabulary: Vocabulary, limit: int = 5) -> SearchFacets:
-    """Search facets from NLU entities, falling back to the wording for prices and sort order."""
-    def known(name: str, lookup) -> Optional[str]:  # noqa: ANN001 - a Vocabulary lookup method
-        value = _first(entities, name)
-        return lookup(value) if value else None
-
-    low, high = _decimal(_first(entities, "price", "min")), _decimal(_first(entities, "price", "max"))
-    text_low, text_high = price_range(text)
-    if low is None and high is None:
-        low, high = text_low, text_high
-        unnamed = _decimal(_first(entities, "price"))
-        if unnamed is not None and low is None and high is None:
-            high = unnamed
-    return SearchFacets(
-        category=known("category", vocabulary.category),
-        brand=known("brand", vocabulary.brand),
-        color=known("color", vocabulary.color),
-        material=known("material", vocabulary.material),
-        size=known("size", vocabulary.size),
+def request_from(entities: list[dict], vocabulary: Vocabulary) -> SearchRequest:
+    """What the entities of one message ask of a search; values the catalog doesn't know are dropped."""
+    low = decimal_of((_values(entities, "price", "min") or [None])[0])
+    high = decimal_of((_values(entities, "price", "max") or [None])[0])
+    unnamed = decimal_of((_values(entities, "price") or [None])[0])
+    if low is None and high is None and unnamed is not None:
+        high = unnamed  # "jackets for 60": a budget
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    excluded_brands = _values(entities, "brand", "exclude")
+    sorts = [s for s in _values(entities, "sort") if s in SORTS]
+    changes = [c for c in _values(entities, "price_change") if c in ("lower", "higher")]
+    return SearchRequest(
+        category=_known(_values(entities, "category"), vocabulary.category),
+        brand=_known(_values(entities, "brand"), vocabulary.brand),
+        color=_known(_values(entities, "color"), vocabulary.color),
+        material=_known(_values(entities, "material"), vocabulary.material),
+        size=_known(_values(entities, "size"), vocabulary.size),
         min_price=low,
         max_price=high,
-        sort=sort_order(text) or "rating",
-        limit=limit,
+        sort=sorts[0] if sorts else None,
+        in_stock=bool(_values(entities, "stock")),
+        price_change=changes[0] if changes else None,
+        keywords=tuple(dict.fromkeys(k.lower() for k in _values(entities, "keywords")))[:8],
+        exclude_brands=tuple(dict.fromkeys(filter(None, (vocabulary.brand(b) for b in excluded_brands)))),
+        exclude_colors=tuple(dict.fromkeys(
+            filter(None, (vocabulary.color(c) for c in _values(entities, "color", "exclude"))))),
+        other_brand=any(vocabulary.brand(b) is None for b in excluded_brands),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Optional
 
@@ -34,6 +34,7 @@ class Product:
     alt_names: tuple[str, ...] = ()
     rating: Optional[Decimal] = None
     review_count: Optional[int] = None
+    weight: Optional[Decimal] = None  # grams
 
     @property
     def in_stock(self) -> bool:
@@ -47,7 +48,8 @@ ATTRIBUTES = {
     "made of": "material", "brand": "brand", "maker": "brand", "who makes": "brand", "made by": "brand",
     "manufacturer": "brand", "stock": "stock", "availability": "stock",
     "rating": "rating", "reviews": "rating", "review": "rating", "description": "description",
-    "category": "category", "type": "category",
+    "category": "category", "type": "category", "weight": "weight", "weigh": "weight", "heavy": "weight",
+    "light": "weight",
 }
 
 
@@ -75,6 +77,7 @@ _PRODUCT_FIELDS = """
   OPTIONAL { ?p schema:image ?image }
   OPTIONAL { ?p schema:description ?description }
   OPTIONAL { ?p schema:material ?material }
+  OPTIONAL { ?p shop:weightGrams ?weight }
   OPTIONAL { ?p schema:aggregateRating ?r . ?r schema:ratingValue ?rating . OPTIONAL { ?r schema:reviewCount ?reviews } }
 """
 
@@ -106,6 +109,7 @@ def _product_from(row: Row, multi: dict[tuple[str, str], list[str]]) -> Product:
 
     rating = py(row.get("rating"))
     reviews = py(row.get("reviews"))
+    weight = py(row.get("weight"))
     return Product(
         id=pid,
         name=str(row["name"]),
@@ -122,6 +126,7 @@ def _product_from(row: Row, multi: dict[tuple[str, str], list[str]]) -> Product:
         alt_names=many("alt"),
         rating=Decimal(str(rating)) if rating is not None else None,
         review_count=int(reviews) if reviews is not None else None,
+        weight=Decimal(str(weight)) if weight is not None else None,
     )
 
 
@@ -169,20 +174,31 @@ class SearchFacets:
     text: Optional[str] = None
     sort: str = "rating"
     limit: int = 5
-    exclude: tuple[str, ...] = field(default_factory=tuple)
+    offset: int = 0
+    exclude: tuple[str, ...] = field(default_factory=tuple)  # product ids
+    exclude_brands: tuple[str, ...] = field(default_factory=tuple)
+    exclude_colors: tuple[str, ...] = field(default_factory=tuple)
 
     def is_empty(self) -> bool:
         """Whether no filter at all is set."""
         return not any((self.category, self.brand, self.color, self.material, self.size,
-                        self.min_price is not None, self.max_price is not None, self.text))
+                        self.min_price is not None, self.max_price is not None, self.text,
+                        self.exclude_brands, self.exclude_colors, self.in_stock))
 
 
 SORTS = {
     "price_asc": "ASC(?price)",
     "price_desc": "DESC(?price)",
     "rating": "DESC(?rating)",
+    "rating_asc": "(!BOUND(?rating)) ASC(?rating)",
+    "weight_asc": "(!BOUND(?weight)) ASC(?weight)",
+    "weight_desc": "DESC(?weight)",
+    "reviews": "DESC(?reviews)",
+    "stock": "DESC(?stock)",
     "name": "ASC(?name)",
 }
+MAX_PRODUCTS = 50  # the most products one search answers with
+MAX_CANDIDATES = 500  # the most ids one search reads (descriptive ranking looks at this many candidates)
 
 
 def _decimal(value: Decimal) -> Literal:
@@ -190,7 +206,12 @@ def _decimal(value: Decimal) -> Literal:
 
 
 def search_products(kg: SparqlEndpoint, facets: SearchFacets) -> list[Product]:
-    """Products matching every facet, sorted and limited; matching of text facets ignores case."""
+    """Products matching every facet, sorted, at most 50; matching of text facets ignores case."""
+    return get_products(kg, search_ids(kg, replace(facets, limit=min(facets.limit, MAX_PRODUCTS))))
+
+
+def search_ids(kg: SparqlEndpoint, facets: SearchFacets) -> list[str]:
+    """The ids of the products matching every facet, sorted, from ``offset`` on, at most ``limit``."""
     filters: list[str] = []
     bindings: dict[str, Literal] = {}
 
@@ -218,17 +239,27 @@ def search_products(kg: SparqlEndpoint, facets: SearchFacets) -> list[Product]:
     for index, pid in enumerate(facets.exclude):
         filters.append(f"FILTER(?p != $exclude{index})")
         bindings[f"exclude{index}"] = product_iri(pid)
+    for index, brand in enumerate(facets.exclude_brands):
+        filters.append(f"FILTER NOT EXISTS {{ ?p schema:brand/schema:name ?xb{index} . "
+                       f"FILTER(LCASE(STR(?xb{index})) = LCASE($xbrand{index})) }}")
+        bindings[f"xbrand{index}"] = Literal(brand.strip())
+    for index, color in enumerate(facets.exclude_colors):
+        filters.append(f"FILTER NOT EXISTS {{ ?p schema:color ?xc{index} . "
+                       f"FILTER(LCASE(STR(?xc{index})) = LCASE($xcolor{index})) }}")
+        bindings[f"xcolor{index}"] = Literal(color.strip())
     order = SORTS.get(facets.sort, SORTS["rating"])
-    limit = max(1, min(int(facets.limit), 50))
+    limit = max(1, min(int(facets.limit), MAX_CANDIDATES))
+    offset = max(0, min(int(facets.offset), 100_000))
     query = (
-        "SELECT DISTINCT ?p ?price ?rating ?name WHERE {\n"
+        "SELECT DISTINCT ?p ?price ?rating ?reviews ?weight ?stock ?name WHERE {\n"
         "  ?p a schema:Product ; schema:name ?name ; shop:stockLevel ?stock ; schema:offers/schema:price ?price .\n"
-        "  OPTIONAL { ?p schema:aggregateRating/schema:ratingValue ?rating }\n"
+        "  OPTIONAL { ?p schema:aggregateRating ?r . ?r schema:ratingValue ?rating OPTIONAL { ?r schema:reviewCount ?reviews } }\n"
+        "  OPTIONAL { ?p shop:weightGrams ?weight }\n"
         f"  {' '.join(filters)}\n"
-        f"}} ORDER BY {order} ASC(?name) LIMIT {limit}"
+        f"}} ORDER BY {order} ASC(?name) LIMIT {limit} OFFSET {offset}"
     )
     rows = kg.select(render(query, **bindings))
-    return get_products(kg, [product_id_of(row["p"]) for row in rows])
+    return [product_id_of(row["p"]) for row in rows]
 
 
 def all_product_ids(kg: SparqlEndpoint) -> list[str]:

@@ -67,6 +67,11 @@ class Settings:
         return self.var_dir / "models" / "recommender.npz"
 
     @property
+    def text_index_file(self) -> Path:
+        """Sentence vectors of the products' texts for descriptive search (rebuilt when texts change)."""
+        return self.var_dir / "models" / "product-text-vectors.npz"
+
+    @property
     def segments_file(self) -> Path:
         """The saved shopper-segment model (written by `shopbot segments build`)."""
         return self.var_dir / "models" / "segments.npz"
@@ -84,8 +89,12 @@ class Settings:
     def service_env(self) -> dict[str, str]:
         """Environment variables that give a child process these same knowledge settings."""
         return {
+            "SHOPBOT_VAR_DIR": str(self.var_dir),
             "SPARQL_QUERY_URL": self.sparql_query_url,
             "SPARQL_UPDATE_URL": self.sparql_update_url,
+            "SPARQL_USER": self.sparql_user,
+            "SPARQL_PASSWORD": self.sparql_password,
+            "SPARQL_TIMEOUT": str(self.sparql_timeout),
             "KG_CACHE_SECONDS": str(self.catalog_cache_seconds),
             "DATABASE_URL": self.database_url,
             "TRACKER_STORE_URL": self.tracker_store_url,

@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from typing import Optional
+from dataclasses import replace
+from typing import Optional, Sequence
 
 from knowledge.matcher import PhraseTagger, Span
-from knowledge.products import Comparison, Product, SearchFacets, compare_products, get_product, search_products
+from knowledge.products import (
+    MAX_CANDIDATES, Comparison, Product, SearchFacets, compare_products, get_product, get_products,
+    search_ids, search_products,
+)
+from knowledge.refinement import PAGE, SearchState
 from knowledge.settings import Settings, get_settings
 from knowledge.sparql import HttpSparqlClient, SparqlEndpoint
+from knowledge.textsearch import ProductTextIndex, product_texts, rank
 from knowledge.vocabulary import CachedVocabulary, Resolution, Vocabulary, load_vocabulary
+
+logger = logging.getLogger(__name__)
 
 
 class Shop:
     """Answers about products and policies from a knowledge graph, with names kept fresh."""
 
-    def __init__(self, kg: SparqlEndpoint, vocabulary_max_age: float = 2.0) -> None:
+    def __init__(
+        self, kg: SparqlEndpoint, vocabulary_max_age: float = 2.0, text_index: Optional[ProductTextIndex] = None
+    ) -> None:
         self.kg = kg
         self._vocabulary = CachedVocabulary(lambda: load_vocabulary(kg), vocabulary_max_age, background=True)
         self._tagger: Optional[tuple[int, PhraseTagger]] = None
+        self.text_index = text_index if text_index is not None else ProductTextIndex()
+        self._warming: Optional[threading.Thread] = None
+        self._warming_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Optional[Settings] = None) -> "Shop":
@@ -28,7 +42,22 @@ class Shop:
         client = HttpSparqlClient(
             settings.sparql_query_url, settings.sparql_update_url, timeout=settings.sparql_timeout, auth=auth
         )
-        return cls(client, settings.catalog_cache_seconds)
+        return cls(client, settings.catalog_cache_seconds, ProductTextIndex(path=settings.text_index_file))
+
+    def warm_up(self) -> None:
+        """Load what answers need (catalog names, phrase matcher, sentence encoder) in the background, once."""
+        with self._warming_lock:
+            if self._warming is not None:
+                return
+            self._warming = threading.Thread(target=self._warm, name="shop-warm-up", daemon=True)
+        self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            self.tag("warm up")
+            self.text_index.vectors(["warm up"])
+        except Exception as error:  # noqa: BLE001 - warming is an optimisation; the first real use reports errors
+            logger.info("warming up the shop failed (the first answer will load it): %s", error)
 
     def vocabulary(self) -> Vocabulary:
         """The catalog's names as the graph holds them now (cached for a few seconds)."""
@@ -64,6 +93,23 @@ class Shop:
     def search(self, facets: SearchFacets) -> list[Product]:
         """Products matching the facets."""
         return search_products(self.kg, facets)
+
+    def products(self, product_ids: Sequence[str]) -> list[Product]:
+        """The current facts of these products, in the order asked (unknown ids left out)."""
+        return get_products(self.kg, list(product_ids))
+
+    def find(self, state: SearchState, limit: int = PAGE) -> tuple[list[Product], SearchState]:
+        """The products a search shows from its offset on, filtered by its facets and ranked by its words;
+        and the search as run (words that say nothing about these products are dropped)."""
+        if not state.keywords:
+            return self.search(state.facets(limit)), state
+        ids = search_ids(self.kg, replace(state.facets(MAX_CANDIDATES), offset=0))
+        texts = product_texts(self.kg, ids)
+        state = replace(state, keywords=tuple(self.text_index.relevant(state.keywords, texts)))
+        scores = self.text_index.scores(state.keywords, texts)
+        self.text_index.save()
+        ranked = rank(ids, scores, keep_order=state.sort is not None)
+        return self.products(ranked[state.offset:state.offset + limit]), state
 
     def compare(self, first_id: str, second_id: str) -> Optional[Comparison]:
         """Two products side by side."""

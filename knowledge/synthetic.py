@@ -20,7 +20,9 @@ from typing import Callable, Iterator, Optional
 
 from rdflib import Graph
 
-from knowledge.demo_store import BRANDS, CATEGORIES, SEED, CategorySpec, Product, build_graph, generate_products
+from knowledge.demo_store import (
+    BRANDS, CATEGORIES, SEED, CategorySpec, Product, build_graph, describe, generate_products, weight_grams,
+)
 
 # Words that make a model line into many products; none is a variant, model or colour of the demo store.
 EDITIONS = (
@@ -62,10 +64,11 @@ def _category_products(
             colors=tuple(sorted(rng.sample(spec.colors, rng.randint(1, 3)))),
             sizes=spec.sizes,
             material=rng.choice(spec.materials),
-            description=f"{spec.blurb} The {model} {version} {edition} {variant} by {brand}.",
+            description=describe(spec, f"{model} {version} {edition}", variant, brand),
             stock=rng.choice((0, 0, 3, 8, 15, 27, 40, 64, 120)),
             rating=Decimal(str(round(rng.uniform(3.0, 5.0), 1))),
             review_count=rng.randint(0, 900),
+            weight=weight_grams(spec, variant, f"{model} {version} {edition} {variant} {spec.noun}"),
         )
 
 

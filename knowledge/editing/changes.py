@@ -231,13 +231,13 @@ PRODUCT_FIELDS = {
     "id": None, "name": SCHEMA.name, "brand": SCHEMA.brand, "category": SCHEMA.category, "price": SCHEMA.price,
     "currency": SCHEMA.priceCurrency, "stock": SHOP.stockLevel, "color": SCHEMA.color, "size": SCHEMA.size,
     "material": SCHEMA.material, "description": SCHEMA.description, "alternate_name": SCHEMA.alternateName,
-    "image": SCHEMA.image,
+    "image": SCHEMA.image, "weight": SHOP.weightGrams,
 }
 _FIELD_ALIASES = {
     "colour": "color", "colors": "color", "colours": "color", "sizes": "size", "materials": "material",
     "alternate_names": "alternate_name", "alternatename": "alternate_name", "alt_names": "alternate_name",
     "stocklevel": "stock", "stock_level": "stock", "pricecurrency": "currency", "productid": "id",
-    "product_id": "id",
+    "product_id": "id", "weight_grams": "weight", "weightgrams": "weight",
 }
 _MULTI_FIELDS = {"color", "size", "material", "alternate_name"}
 

@@ -260,8 +260,10 @@ def test_create_product_builds_product_and_offer() -> None:
     assert change.expected == {"prod:P0999": EMPTY_VERSION}
     with pytest.raises(ValueError, match="id like P0042"):
         create_product({"name": "no id"})
-    with pytest.raises(ValueError, match="unknown product field 'weight'"):
-        create_product({"id": "P0998", "weight": "3 kg"})
+    with pytest.raises(ValueError, match="unknown product field 'wingspan'"):
+        create_product({"id": "P0998", "wingspan": "3 m"})
+    weighed = create_product({"id": "P0997", "name": "Kettlebell", "weight": "12000"})
+    assert (PRODUCT.P0997, SHOP.weightGrams, Literal("12000", datatype=XSD.integer)) in weighed.added
 
 
 # --- applying ----------------------------------------------------------------------------------------------
@@ -506,7 +508,7 @@ def test_update_product_sets_and_clears_fields(editor: Editor, fresh_kg: HttpSpa
     with pytest.raises(ValueError, match="no product prod:P0999"):
         update_product(fresh_kg, "P0999", {"name": "New"})
     with pytest.raises(ValueError, match="unknown product field"):
-        update_product(fresh_kg, "P0001", {"weight": "2 kg"})
+        update_product(fresh_kg, "P0001", {"wingspan": "2 m"})
 
 
 def test_delete_product_removes_links_pointing_at_it(editor: Editor, fresh_kg: HttpSparqlClient) -> None:
@@ -555,8 +557,8 @@ def test_import_csv_updates_and_creates(editor: Editor, fresh_kg: HttpSparqlClie
         editor.apply(import_csv(fresh_kg, "id,stock\nP0001,-1\n"), "alice")
     with pytest.raises(ValueError, match="needs an id column"):
         import_csv(fresh_kg, "name\nx\n")
-    with pytest.raises(ValueError, match="unknown product field 'weight'"):
-        import_csv(fresh_kg, "id,weight\nP0001,3\n")
+    with pytest.raises(ValueError, match="unknown product field 'wingspan'"):
+        import_csv(fresh_kg, "id,wingspan\nP0001,3\n")
     with pytest.raises(ValueError, match="line 2: a product needs an id"):
         import_csv(fresh_kg, "id,name\nX1,foo\n")
 

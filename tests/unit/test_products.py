@@ -208,7 +208,7 @@ def test_counts(kg: HttpSparqlClient, catalog_graph: Graph) -> None:
         ("price", "price"), ("Cost", "price"), ("colour", "colors"), (" COLORS ", "colors"), ("size", "sizes"),
         ("fabric", "material"), ("made of", "material"), ("maker", "brand"), ("availability", "stock"),
         ("reviews", "rating"), ("type", "category"), ("description", "description"),
-        ("weight", None), ("", None), (HOSTILE, None),
+        ("weight", "weight"), ("nonsense", None), ("", None), (HOSTILE, None),
     ],
 )
 def test_attribute_field(word: str, field: str | None) -> None:
