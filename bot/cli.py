@@ -309,6 +309,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     from bot.services import child_env, free_port
     from bot.training import CONFIG, DOMAIN, TRAINING_DATA, model_path
 
+    pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args  # "-- -m slow"
     steps = [
         ("rasa data validate", [sys.executable, "-m", "rasa", "data", "validate", "--fail-on-warnings",
                                 "--config", str(CONFIG), "--domain", str(DOMAIN),
@@ -316,7 +317,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         ("test stories", [sys.executable, "-m", "rasa", "test", "core", "--model", str(model_path()),
                           "--stories", str(PROJECT_ROOT / "tests" / "stories"),
                           "--out", str(PROJECT_ROOT / "results"), "--fail-on-prediction-errors"]),
-        ("pytest", [sys.executable, "-m", "pytest", *args.pytest_args]),
+        ("pytest", [sys.executable, "-m", "pytest", *pytest_args]),
     ]
     steps = [step for step in steps if not args.only or step[0] in args.only]
     # The test stories run the real NLU pipeline, whose catalog matcher reads a real graph: a private Oxigraph.

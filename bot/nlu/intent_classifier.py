@@ -14,7 +14,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers import LABEL_RANKING_LENGTH
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.exceptions import RasaException
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -29,6 +29,35 @@ class InvalidModelError(RasaException):
 
 # Types the persisted model may hold besides scikit-learn's own (the idf diagonal is a sparse matrix).
 TRUSTED_TYPES = ["scipy.sparse._csr.csr_matrix"]
+
+
+# Catalog names stand for their kind in the n-grams: "what does Lumiere have" reads "what does __brand__ have",
+# so a brand, product or category the examples never named is understood like the ones they did.
+CATALOG_ENTITIES = frozenset({"product", "brand", "category", "color", "material"})
+
+
+def _names_catalog(entity: Dict[Text, Any]) -> bool:
+    """Whether an entity is a catalog name: annotated, or found by an extractor other than the CRF's guess at a
+    product (it takes "next 5" for a model name; the catalog matcher finds the real ones)."""
+    if entity.get("entity") not in CATALOG_ENTITIES:
+        return False
+    if entity.get("entity") == "product" and entity.get("extractor") == "CRFEntityExtractor":
+        return False
+    return isinstance(entity.get("start"), int) and isinstance(entity.get("end"), int)
+
+
+def delexicalized(message: Message) -> str:
+    """The message's text, lower case, with each catalog name found in it replaced by its kind."""
+    text = message.get(TEXT) or ""
+    spans = sorted((e["start"], e["end"], e["entity"]) for e in message.get(ENTITIES) or [] if _names_catalog(e))
+    pieces, position = [], 0
+    for start, end, kind in spans:
+        if start < position:  # overlapping spans: the first one stands
+            continue
+        pieces += [text[position:start], f" __{kind}__ "]
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces).lower()
 
 
 def ngram_features() -> FeatureUnion:
@@ -68,7 +97,7 @@ class NgramEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         if not examples:
             logger.debug("no intent examples, %s stays untrained", self.__class__.__name__)
             return self._resource
-        ngrams = ngram_features().fit([m.get(TEXT).lower() for m in examples])
+        ngrams = ngram_features().fit([delexicalized(m) for m in examples])
         classifier = LogisticRegression(
             C=self._config["C"], max_iter=self._config["max_iter"], random_state=self._config["random_state"])
         dense = [f for f in (m.get_dense_features(TEXT)[1] for m in examples) if f is not None]
@@ -97,7 +126,7 @@ class NgramEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         return messages
 
     def _matrix(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
-        ngrams = self._model["ngrams"].transform([m.get(TEXT).lower() for m in messages])
+        ngrams = self._model["ngrams"].transform([delexicalized(m) for m in messages])
         width = self._model["dense_width"]
         if not width:
             return ngrams.tocsr()

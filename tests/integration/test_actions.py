@@ -18,6 +18,7 @@ from actions.products import (
     ActionProductPrice,
     ActionSearchProducts,
 )
+from bot.nlu.shopping_terms import shopping_terms
 from knowledge.products import get_product
 from knowledge.shop import reset_default_shop
 from knowledge.sparql import render
@@ -153,9 +154,11 @@ def test_faceted_search_returns_only_matching_products() -> None:
     assert "red running shoes under $100.00" in texts(messages)
 
 
-def test_search_without_entities_reads_price_and_sort_from_the_wording() -> None:
-    entities = [{"entity": "category", "value": "headphones"}]
-    messages, _ = run(ActionSearchProducts(), tracker("cheapest headphones under 60 dollars", "search_products", entities))
+def test_search_reads_price_and_sort_from_the_nlu_entities() -> None:
+    text = "cheapest headphones under 60 dollars"
+    entities = [{"entity": "category", "value": "headphones", "start": 9, "end": 19}]
+    entities += shopping_terms(text, entities, "search_products")  # what the NLU component adds
+    messages, _ = run(ActionSearchProducts(), tracker(text, "search_products", entities))
     prices = [Decimal(c["price"]) for c in next(m["custom"] for m in messages if m.get("custom"))["cards"]]
     assert prices == sorted(prices) and max(prices) <= 60
 
