@@ -111,13 +111,18 @@ class Service:
             pass
 
 
-def oxigraph_service(location: Path, port: int, log_dir: Path) -> Service:
-    """A local Oxigraph SPARQL server with its data under ``location``."""
+def oxigraph_service(location: Path, port: int, log_dir: Path, query_seconds: Optional[int] = None) -> Service:
+    """A local Oxigraph SPARQL server with its data under ``location``, on loopback only.
+
+    Its update endpoint has no authentication, so it listens on 127.0.0.1: only this machine's processes reach
+    it (docs/scaling.md says how to do the same across hosts). ``query_seconds`` stops any query that runs longer.
+    """
     location.mkdir(parents=True, exist_ok=True)
     binary = Path(sys.executable).with_name("oxigraph")
+    timeout = ["--timeout-s", str(query_seconds)] if query_seconds else []
     return Service(
         "oxigraph",
-        [str(binary), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+        [str(binary), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}", *timeout],
         f"http://127.0.0.1:{port}/",
         log_dir / "oxigraph.log",
         port,
@@ -125,10 +130,10 @@ def oxigraph_service(location: Path, port: int, log_dir: Path) -> Service:
 
 
 def action_service(port: int, log_dir: Path, env: Optional[dict[str, str]] = None) -> Service:
-    """The Rasa action server running the project's actions."""
+    """The action server running the project's actions: on ``ACTION_HOST``, answering only with its token."""
     return Service(
         "action server",
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        [sys.executable, "-m", "bot.action_server", "--port", str(port)],
         f"http://127.0.0.1:{port}/health",
         log_dir / "actions.log",
         port,
@@ -137,15 +142,10 @@ def action_service(port: int, log_dir: Path, env: Optional[dict[str, str]] = Non
 
 
 def rasa_service(model: Path, port: int, log_dir: Path, action_url: str, env: Optional[dict[str, str]] = None) -> Service:
-    """The Rasa server with the REST and socket.io channels and the HTTP API."""
-    config = PROJECT_ROOT / "bot"
+    """The Rasa server with the REST and socket.io channels; its HTTP API only with ``RASA_API_TOKEN``."""
     return Service(
         "rasa server",
-        [
-            sys.executable, "-m", "rasa", "run", "--enable-api", "--cors", "*",
-            "--model", str(model), "--port", str(port),
-            "--endpoints", str(config / "endpoints.yml"), "--credentials", str(config / "credentials.yml"),
-        ],
+        [sys.executable, "-m", "bot.rasa_server", "--model", str(model), "--port", str(port)],
         f"http://127.0.0.1:{port}/",
         log_dir / "rasa.log",
         port,
@@ -154,7 +154,7 @@ def rasa_service(model: Path, port: int, log_dir: Path, action_url: str, env: Op
 
 
 def web_service(port: int, log_dir: Path, env: Optional[dict[str, str]] = None) -> Service:
-    """The web server of the store page and its chat widget."""
+    """The web server of the store page, its chat widget, the admin page and the staff API."""
     return Service(
         "web server",
         [sys.executable, "-m", "bot.web", "--port", str(port)],
