@@ -96,8 +96,7 @@ def cmd_kg_serve(args: argparse.Namespace) -> int:
     from bot.services import oxigraph_service
 
     settings = get_settings()
-    service = oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, settings.var_dir / "logs",
-                               settings.oxigraph_query_seconds)
+    service = oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, settings.var_dir / "logs")
     os.execv(service.command[0], service.command)
     return 0  # pragma: no cover
 
@@ -140,8 +139,7 @@ class Stack:
             say("generating the demo store")
             write_store(settings.store_dir)
         if settings.local_oxigraph:
-            self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs,
-                                         settings.oxigraph_query_seconds), timeout=30)
+            self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs), timeout=30)
         kg = _client(settings)
         products = count_products(kg)
         if products == 0:

@@ -111,18 +111,17 @@ class Service:
             pass
 
 
-def oxigraph_service(location: Path, port: int, log_dir: Path, query_seconds: Optional[int] = None) -> Service:
+def oxigraph_service(location: Path, port: int, log_dir: Path) -> Service:
     """A local Oxigraph SPARQL server with its data under ``location``, on loopback only.
 
     Its update endpoint has no authentication, so it listens on 127.0.0.1: only this machine's processes reach
-    it (docs/scaling.md says how to do the same across hosts). ``query_seconds`` stops any query that runs longer.
+    it (docs/scaling.md says how to do the same across hosts).
     """
     location.mkdir(parents=True, exist_ok=True)
     binary = Path(sys.executable).with_name("oxigraph")
-    timeout = ["--timeout-s", str(query_seconds)] if query_seconds else []
     return Service(
         "oxigraph",
-        [str(binary), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}", *timeout],
+        [str(binary), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
         f"http://127.0.0.1:{port}/",
         log_dir / "oxigraph.log",
         port,

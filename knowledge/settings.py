@@ -60,8 +60,8 @@ class Settings:
     staff_token_days: float = field(default_factory=lambda: float(_env("STAFF_TOKEN_DAYS", "30")))
     staff_sparql_rows: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MAX_ROWS", "1000")))
     staff_sparql_bytes: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MAX_BYTES", "2000000")))
-    staff_sparql_seconds: float = field(default_factory=lambda: float(_env("STAFF_SPARQL_SECONDS", "10")))
-    oxigraph_query_seconds: int = field(default_factory=lambda: int(_env("OXIGRAPH_QUERY_SECONDS", "30")))
+    staff_sparql_seconds: float = field(default_factory=lambda: float(_env("STAFF_SPARQL_SECONDS", "15")))
+    staff_sparql_memory_mb: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MEMORY_MB", "2048")))
 
     def __post_init__(self) -> None:
         base = f"http://127.0.0.1:{self.oxigraph_port}"
@@ -163,6 +163,7 @@ class Settings:
             "STAFF_SPARQL_MAX_ROWS": str(self.staff_sparql_rows),
             "STAFF_SPARQL_MAX_BYTES": str(self.staff_sparql_bytes),
             "STAFF_SPARQL_SECONDS": str(self.staff_sparql_seconds),
+            "STAFF_SPARQL_MEMORY_MB": str(self.staff_sparql_memory_mb),
         }
 
     def secret_env(self, *purposes: str) -> dict[str, str]:

@@ -2,28 +2,38 @@
 
 A staff viewer may ask the graph any SELECT or ASK query, within limits that hold whatever the query says:
 
-* parsed first (rdflib); updates, CONSTRUCT/DESCRIBE and ``SERVICE`` anywhere in it (which would make the
-  SPARQL server fetch any URL) are refused with the reason;
-* at most ``rows`` rows: a SELECT without LIMIT gets ``LIMIT rows + 1`` appended, and the answer says
-  ``"truncated": true`` when there were more; a larger LIMIT is refused;
-* at most ``max_bytes`` of results read from the server, and a deadline of ``seconds``: the answer is read as a
-  stream and the connection closed as soon as either is passed (the local Oxigraph server also stops any query
-  after ``OXIGRAPH_QUERY_SECONDS``).
+* refused with the reason (400): updates, CONSTRUCT/DESCRIBE, ``SERVICE`` anywhere in the query (it would make
+  the SPARQL server fetch any URL) and a LIMIT above ``rows``; a SELECT without LIMIT gets ``LIMIT rows + 1``
+  and the answer says ``"truncated": true`` when there were more rows;
+* at most ``max_bytes`` of results (413), at most ``memory_mb`` of memory (413), and a deadline of ``seconds``
+  (504).
+
+The query is evaluated in a throw-away process on a private copy of the graph (``bot/web/sparql_sandbox.py``,
+which says why): the process is killed at the deadline, so no query keeps the shop's SPARQL server busy.
 """
 
 from __future__ import annotations
 
 import json
-import time
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from knowledge.editing import compact
-from knowledge.settings import Settings
+from knowledge.settings import PROJECT_ROOT, Settings
 from knowledge.sparql import KnowledgeGraphUnavailable, SparqlEndpoint, parse_results
 
 MAX_QUERY_CHARS = 20_000
-READ_CHUNK = 64 * 1024
+_SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "DATABASE_URL")
+
+
+def _sandbox_env() -> dict[str, str]:
+    """The web app's environment without its secrets: the sandbox needs none."""
+    env = {k: v for k, v in os.environ.items() if not any(word in k.upper() for word in _SECRET_WORDS)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+    return env
 
 
 class QueryRefused(ValueError):
@@ -31,7 +41,7 @@ class QueryRefused(ValueError):
 
 
 class QueryTooCostly(RuntimeError):
-    """A query stopped while it ran: too many result bytes (413) or past the deadline (504)."""
+    """A query stopped while it ran: too many result bytes or too much memory (413), past the deadline (504)."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -40,127 +50,50 @@ class QueryTooCostly(RuntimeError):
 
 @dataclass(frozen=True)
 class QueryLimits:
-    """How much one staff query may return and how long it may take."""
+    """How much one staff query may return, use and take."""
 
     rows: int = 1000
     max_bytes: int = 2_000_000
-    seconds: float = 10.0
+    seconds: float = 15.0
+    memory_mb: int = 2048
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "QueryLimits":
-        """The limits of ``STAFF_SPARQL_MAX_ROWS``, ``STAFF_SPARQL_MAX_BYTES`` and ``STAFF_SPARQL_SECONDS``."""
-        return cls(settings.staff_sparql_rows, settings.staff_sparql_bytes, settings.staff_sparql_seconds)
-
-
-def _parse(query: str) -> Any:
-    from pyparsing import ParseException
-    from rdflib.plugins.sparql.parser import parseQuery
-
-    try:
-        return parseQuery(query)
-    except ParseException as error:
-        raise QueryRefused(f"not a SPARQL 1.1 query (updates are not allowed here): {error}") from None
-    except RecursionError:
-        raise QueryRefused("the query is nested too deeply") from None
-
-
-def uses_service(parsed: Any) -> bool:
-    """Whether a parsed query holds a ``SERVICE`` pattern anywhere (federated queries reach other servers)."""
-    from rdflib.plugins.sparql.parserutils import CompValue
-
-    pending = [parsed]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, CompValue):
-            if node.name == "ServiceGraphPattern":
-                return True
-            pending.extend(node.values())
-        elif isinstance(node, dict):
-            pending.extend(node.values())
-        elif isinstance(node, (list, tuple)) or type(node).__name__ == "ParseResults":
-            pending.extend(list(node))
-    return False
-
-
-def _limit(parsed: Any) -> Optional[int]:
-    clause = parsed[1].get("limitoffset")
-    limit = clause.get("limit") if clause is not None else None
-    return int(limit) if limit is not None else None
-
-
-def prepare(query: str, limits: QueryLimits) -> tuple[str, str, bool]:
-    """The query's kind (``SelectQuery``/``AskQuery``), the text to send, and whether a LIMIT was added."""
-    if not isinstance(query, str) or not query.strip():
-        raise QueryRefused("send a SPARQL query in the query parameter")
-    if len(query) > MAX_QUERY_CHARS:
-        raise QueryRefused(f"the query is longer than {MAX_QUERY_CHARS} characters")
-    parsed = _parse(query)
-    kind = parsed[1].name
-    if kind not in ("SelectQuery", "AskQuery"):
-        raise QueryRefused("only SELECT and ASK queries are supported here; use /api/kg/export for the whole graph")
-    if uses_service(parsed):
-        raise QueryRefused("SERVICE is not allowed here: the console only reads this shop's graph")
-    if kind == "AskQuery":
-        return kind, query, False
-    limit = _limit(parsed)
-    if limit is not None:
-        if limit > limits.rows:
-            raise QueryRefused(f"LIMIT may be at most {limits.rows} here")
-        return kind, query, False
-    if parsed[1].get("valuesClause") is not None:
-        raise QueryRefused(f"a query ending in VALUES needs its own LIMIT (at most {limits.rows}) before it")
-    bounded = f"{query}\nLIMIT {limits.rows + 1}"
-    if _limit(_parse(bounded)) != limits.rows + 1:  # never send what we did not mean to
-        raise QueryRefused(f"add a LIMIT (at most {limits.rows}) to the query")
-    return kind, bounded, True
-
-
-def _read(kg: Any, text: str, limits: QueryLimits) -> dict[str, Any]:
-    """The JSON results of a query, read as a stream within the byte cap and the deadline."""
-    import requests
-
-    deadline = time.monotonic() + limits.seconds
-    received, chunks = 0, []
-    try:
-        with requests.post(kg.query_url, data={"query": text}, stream=True,
-                           headers={"Accept": "application/sparql-results+json"},
-                           timeout=(min(5.0, limits.seconds), limits.seconds)) as answer:
-            if answer.status_code >= 400:
-                raise QueryRefused(f"the SPARQL server refused the query: {answer.text[:300]}") \
-                    if answer.status_code == 400 else KnowledgeGraphUnavailable(
-                        f"SPARQL endpoint answered {answer.status_code}: {answer.text[:300]}")
-            for chunk in answer.iter_content(READ_CHUNK):
-                received += len(chunk)
-                if received > limits.max_bytes:
-                    raise QueryTooCostly(f"the result is larger than {limits.max_bytes:,} bytes; narrow the query "
-                                         "or lower its LIMIT", 413)
-                if time.monotonic() > deadline:
-                    raise QueryTooCostly(f"the query took longer than {limits.seconds:g} s and was stopped", 504)
-                chunks.append(chunk)
-    except requests.Timeout:
-        raise QueryTooCostly(f"the query took longer than {limits.seconds:g} s and was stopped", 504) from None
-    except requests.RequestException as error:
-        raise KnowledgeGraphUnavailable(f"SPARQL endpoint {kg.query_url} unreachable: {error}") from error
-    try:
-        return json.loads(b"".join(chunks))
-    except ValueError as error:
-        raise KnowledgeGraphUnavailable(f"the SPARQL endpoint's answer is not JSON results: {error}") from error
+        """The limits of the ``STAFF_SPARQL_*`` settings."""
+        return cls(settings.staff_sparql_rows, settings.staff_sparql_bytes, settings.staff_sparql_seconds,
+                   settings.staff_sparql_memory_mb)
 
 
 def run_staff_query(kg: SparqlEndpoint, query: str, limits: QueryLimits) -> dict[str, Any]:
     """Run a staff member's SELECT or ASK query within the limits: ``{"boolean"}`` or ``{"vars", "rows", "truncated"}``."""
-    kind, text, limited = prepare(query, limits)
-    if hasattr(kg, "query_url"):
-        results = _read(kg, text, limits)
-        if kind == "AskQuery":
-            return {"boolean": bool(results.get("boolean"))}
-        rows = parse_results(results)
-    else:  # an in-process store (unit tests): nothing to stream
-        if kind == "AskQuery":
-            return {"boolean": kg.ask(text)}
-        rows = kg.select(text)
-    truncated = limited and len(rows) > limits.rows
-    rows = rows[:limits.rows]
-    names = list(dict.fromkeys(name for row in rows for name in row))
-    return {"vars": names, "rows": [{name: compact(value) for name, value in row.items()} for row in rows],
-            "truncated": truncated}
+    if not isinstance(query, str) or not query.strip():
+        raise QueryRefused("send a SPARQL query in the query parameter")
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryRefused(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    query_url = getattr(kg, "query_url", None)
+    if not query_url:
+        raise KnowledgeGraphUnavailable("the staff console needs a SPARQL endpoint reached over HTTP")
+    request = {"query_url": query_url, "query": query, "rows": limits.rows, "max_bytes": limits.max_bytes,
+               "memory_mb": limits.memory_mb}
+    try:
+        done = subprocess.run([sys.executable, "-m", "bot.web.sparql_sandbox"], input=json.dumps(request), text=True,
+                              capture_output=True, timeout=limits.seconds, cwd=str(PROJECT_ROOT), env=_sandbox_env())
+    except subprocess.TimeoutExpired:  # subprocess.run kills the process
+        raise QueryTooCostly(f"the query took longer than {limits.seconds:g} s and was stopped", 504) from None
+    try:
+        answer = json.loads(done.stdout[: limits.max_bytes * 4])
+    except ValueError:
+        if done.returncode < 0 or "memory" in done.stderr.lower():
+            raise QueryTooCostly("the query needs more memory than the console allows and was stopped", 413) from None
+        if "ConnectionError" in done.stderr or "HTTPError" in done.stderr:
+            raise KnowledgeGraphUnavailable(f"could not read the graph: {done.stderr.strip()[-300:]}") from None
+        raise QueryRefused(f"the query could not be run: {done.stderr.strip()[-300:]}") from None
+    if "refused" in answer:
+        raise QueryRefused(answer["refused"])
+    if "too_large" in answer:
+        raise QueryTooCostly(answer["too_large"], 413)
+    if answer["kind"] == "ask":
+        return {"boolean": answer["boolean"]}
+    rows = parse_results({"results": {"bindings": answer["bindings"]}})
+    return {"vars": answer["vars"], "rows": [{name: compact(value) for name, value in row.items()} for row in rows],
+            "truncated": answer["truncated"]}
