@@ -111,7 +111,7 @@ class ShopSocketIOInput(SocketIOInput):
         async def reject(sid: Text, error: IdentityError) -> None:
             await sio.emit(REJECTED, {"reason": error.reason, "error": str(error)}, room=sid, namespace=namespace)
 
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: Text, data: Any = None) -> None:
             data = data if isinstance(data, dict) else {}
             try:
                 customer = gate.customer(_token(data))
@@ -129,7 +129,7 @@ class ShopSocketIOInput(SocketIOInput):
                 await sio.enter_room(sid, session_id, namespace=namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
 
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: Text, data: Any = None) -> None:
             if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
                 logger.warning("ignored a malformed socket.io message from %s", sid)
                 return

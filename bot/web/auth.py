@@ -12,7 +12,6 @@ import ipaddress
 import secrets
 import threading
 import time
-from collections import deque
 from functools import wraps
 from typing import Any, Awaitable, Callable, Optional, Sequence, Union
 
@@ -77,48 +76,46 @@ def request_address(request: Request) -> str:
 class LoginLimiter:
     """Failed sign-ins slow further attempts down, per client address and per username: a backoff, not a lock.
 
-    The first ``free`` failures of a key within ``window`` seconds cost nothing; after that the key must wait
-    ``base * 2 ** (failures - free)`` seconds (at most ``cap``) after its last failure before it may try again.
-    One username under attack therefore slows down only that username (and the attacking addresses), never
-    everyone else's sign-in; a good sign-in forgets the username's failures. At most ``max_keys`` keys are kept.
+    The first ``free`` failures of a key cost nothing; after that the key must wait ``base * 2 ** (failures -
+    free)`` seconds (at most ``cap``) after its last failure before it may try again. A key's failures are
+    forgotten once it has been quiet for ``window`` seconds (longer than ``cap``, so a patient attacker stays at
+    the cap). One username under attack therefore slows down only that username and the attacking addresses,
+    never everyone else's sign-in; a good sign-in forgets the username's failures. At most ``max_keys`` keys are
+    kept.
     """
 
-    def __init__(self, free: int = 5, base: float = 30.0, cap: float = 900.0, window: float = 900.0,
+    def __init__(self, free: int = 5, base: float = 30.0, cap: float = 900.0, window: float = 3600.0,
                  max_keys: int = 10_000) -> None:
         self.free, self.base, self.cap, self.window, self.max_keys = free, base, cap, window, max_keys
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, tuple[int, float]] = {}  # key: (failures in a row, time of the last one)
         self._lock = threading.Lock()
 
     @staticmethod
     def _keys(address: str, username: str) -> tuple[str, str]:
         return f"ip:{address}", f"user:{username.strip().lower()}"
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.get(key, deque())
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        return failures
+    def _count(self, key: str, now: float) -> tuple[int, float]:
+        count, last = self._failures.get(key, (0, 0.0))
+        return (count, last) if now - last < self.window else (0, 0.0)
 
-    def _wait(self, failures: deque[float], now: float) -> float:
-        if len(failures) < self.free:
+    def _wait(self, key: str, now: float) -> float:
+        count, last = self._count(key, now)
+        if count < self.free:
             return 0.0
-        delay = min(self.cap, self.base * 2 ** (len(failures) - self.free))
-        return max(0.0, failures[-1] + delay - now)
+        return max(0.0, last + min(self.cap, self.base * 2 ** (count - self.free)) - now)
 
     def retry_after(self, address: str, username: str) -> float:
         """Seconds until this address and username may try again (0 when they may now)."""
         now = time.monotonic()
         with self._lock:
-            return max(self._wait(self._recent(key, now), now) for key in self._keys(address, username))
+            return max(self._wait(key, now) for key in self._keys(address, username))
 
     def failed(self, address: str, username: str) -> None:
         """Count a failed sign-in."""
         now = time.monotonic()
         with self._lock:
             for key in self._keys(address, username):
-                failures = self._recent(key, now)
-                failures.append(now)
-                self._failures[key] = failures
+                self._failures[key] = (self._count(key, now)[0] + 1, now)
             if len(self._failures) > self.max_keys:
                 self._forget(now)
 
@@ -128,10 +125,10 @@ class LoginLimiter:
             self._failures.pop(self._keys("", username)[1], None)
 
     def _forget(self, now: float) -> None:
-        for key in [k for k, failures in self._failures.items() if not self._recent(k, now)]:
+        for key in [k for k, (_, last) in self._failures.items() if now - last >= self.window]:
             del self._failures[key]
         if len(self._failures) > self.max_keys:  # still too many: keep the most recent half
-            newest = sorted(self._failures, key=lambda k: self._failures[k][-1], reverse=True)
+            newest = sorted(self._failures, key=lambda k: self._failures[k][1], reverse=True)
             for key in newest[self.max_keys // 2:]:
                 del self._failures[key]
 

@@ -97,9 +97,10 @@ def api_rasa(stack: Stack) -> Iterator[tuple[Service, str]]:
 
 @pytest.fixture(scope="module")
 def proxied_web(stack: Stack) -> Iterator[Service]:
-    """A second web app behind a TLS-terminating proxy on this machine: trusts 127.0.0.1's X-Forwarded-For, https URL."""
+    """A second web app behind a TLS-terminating proxy on this machine: it trusts X-Forwarded-For from 127.0.0.1 only,
+    its public URL is https, and it listens on every interface (so other hosts can try to spoof the header)."""
     settings = stack.settings
-    env = {**settings.service_env(), **settings.secret_env("shopper-token"),
+    env = {**settings.service_env(), **settings.secret_env("shopper-token"), "WEB_HOST": "0.0.0.0",
            "SHOPBOT_TRUSTED_PROXIES": "127.0.0.1, ::1", "SHOPBOT_PUBLIC_URL": "https://shop.example"}
     service = web_service(free_port(), settings.var_dir / "logs-proxied", env)
     extra_service(service, 60)
