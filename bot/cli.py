@@ -273,7 +273,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
         from bot.services import child_env
 
         command = [
-            sys.executable, "-m", "rasa", "shell", "--model", str(model_path()),
+            sys.executable, "-m", "rasa", "shell", "--model", str(model_path()), "--interface", "127.0.0.1",
             "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),
         ]
         env = {"ACTION_ENDPOINT_URL": settings.action_endpoint_url, **settings.service_env(),
