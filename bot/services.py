@@ -111,6 +111,14 @@ class Service:
             pass
 
 
+def _probe(env: Optional[dict[str, str]], variable: str, port: int, path: str) -> str:
+    """Where to check that a service answers: on loopback, unless it listens on one other address only."""
+    host = (env or {}).get(variable) or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "") or host.startswith("127."):
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
+
+
 def oxigraph_service(location: Path, port: int, log_dir: Path) -> Service:
     """A local Oxigraph SPARQL server with its data under ``location``, on loopback only.
 
@@ -133,7 +141,7 @@ def action_service(port: int, log_dir: Path, env: Optional[dict[str, str]] = Non
     return Service(
         "action server",
         [sys.executable, "-m", "bot.action_server", "--port", str(port)],
-        f"http://127.0.0.1:{port}/health",
+        _probe(env, "ACTION_HOST", port, "/health"),
         log_dir / "actions.log",
         port,
         env or {},
@@ -145,7 +153,7 @@ def rasa_service(model: Path, port: int, log_dir: Path, action_url: str, env: Op
     return Service(
         "rasa server",
         [sys.executable, "-m", "bot.rasa_server", "--model", str(model), "--port", str(port)],
-        f"http://127.0.0.1:{port}/",
+        _probe(env, "RASA_HOST", port, "/"),
         log_dir / "rasa.log",
         port,
         {"ACTION_ENDPOINT_URL": action_url, **(env or {})},
@@ -157,7 +165,7 @@ def web_service(port: int, log_dir: Path, env: Optional[dict[str, str]] = None) 
     return Service(
         "web server",
         [sys.executable, "-m", "bot.web", "--port", str(port)],
-        f"http://127.0.0.1:{port}/healthz",
+        _probe(env, "WEB_HOST", port, "/healthz"),
         log_dir / "web.log",
         port,
         env or {},

@@ -155,6 +155,7 @@ class Settings:
             "SHOPBOT_CURRENCY": self.currency,
             "RASA_HOST": self.rasa_host,
             "ACTION_HOST": self.action_host,
+            "WEB_HOST": self.web_host,
             "SHOPPER_TOKEN_SECONDS": str(self.shopper_token_seconds),
             "SHOPBOT_DEMO_SIGNIN": "true" if self.demo_signin else "false",
             "SHOPBOT_MAX_MESSAGE_CHARS": str(self.max_message_chars),
