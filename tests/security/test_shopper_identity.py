@@ -202,3 +202,36 @@ def test_socketio_guessed_or_stolen_session_id_opens_nothing(stack: Stack, db: S
 
     run(attack())
     assert order_state(db, PROCESSING) == before
+
+
+# --- the store's side: who may get a shopper token -------------------------------------------------------
+
+def test_the_store_signs_in_only_from_its_own_pages_and_hands_out_tokens_for_its_cookie(stack: Stack) -> None:
+    import requests
+
+    from bot.identity import verify_shopper_token
+
+    web = f"http://127.0.0.1:{stack.settings.web_port}"
+    refused = [
+        requests.post(f"{web}/account/signin", data={"customer": VICTIM}, timeout=30),  # a cross-site form
+        requests.post(f"{web}/account/signin", json={"customer": VICTIM}, headers={"Origin": "https://evil.example"},
+                      timeout=30),
+        requests.post(f"{web}/account/signin", json={"customer": "C0999"}, timeout=30),  # not a demo customer
+        requests.post(f"{web}/account/signin", json={"customer": ["C0001"]}, timeout=30),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 400, 400]
+    assert all("Set-Cookie" not in r.headers for r in refused)
+    assert requests.get(f"{web}/chat/token", timeout=30).json()["token"] is None  # no cookie: a guest
+    forged = requests.get(f"{web}/chat/token", cookies={"shopbot_shopper": forged_tokens(stack)["guessed secret"]},
+                          timeout=30)
+    assert forged.json()["token"] is None
+    browser = requests.Session()
+    assert browser.post(f"{web}/account/signin", json={"customer": VICTIM}, timeout=30).status_code == 200
+    given = browser.get(f"{web}/chat/token", timeout=30)
+    assert given.headers["Cache-Control"] == "no-store"
+    token = given.json()["token"]
+    assert verify_shopper_token(token, stack.settings.secret("shopper-token")) == VICTIM
+    cookie = browser.cookies.get("shopbot_shopper")
+    assert RestShopper(rasa_url(stack), cookie).start().status_code == 401  # the store's cookie is no chat token
+    shopper = RestShopper(rasa_url(stack), token)
+    assert shopper.start().json()["customer"] == VICTIM
