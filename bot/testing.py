@@ -101,6 +101,7 @@ class Runtime:
         self._template_file = self._root / "shop-template.db"
         self.settings = Settings(
             var_dir=self._root, oxigraph_port=free_port(), action_port=free_port(), catalog_cache_seconds=0.5,
+            sparql_timeout=30,  # loading a graph per conversation must not fail on a busy machine
             database_url=f"sqlite:///{self._database_file}",
         )
         self._stack = Stack(self.settings)
