@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import render
+from actions.identity import customer_id
 from knowledge.policies import return_policy
 from knowledge.shop import default_shop
 from knowledge.shopdb import orders as shop_orders
@@ -37,19 +38,8 @@ def shop_db() -> ShopDB:
     return _db
 
 
-def customer_id(tracker: Tracker) -> Optional[str]:
-    """The signed-in customer's id, from the metadata the web widget sends with each message."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    if metadata.get("customer_id"):
-        return str(metadata["customer_id"])
-    for event in reversed(tracker.events):
-        if event.get("event") == "user" and (event.get("metadata") or {}).get("customer_id"):
-            return str(event["metadata"]["customer_id"])
-    return None
-
-
 def owner(tracker: Tracker) -> dict[str, Optional[str]]:
-    """Who asks: the signed-in customer, or the e-mail address a guest gave."""
+    """Who asks: the verified signed-in customer, or for a guest the e-mail address they gave (both must match)."""
     signed_in = customer_id(tracker)
     return {"customer_id": signed_in} if signed_in else {"email": tracker.get_slot("email")}
 

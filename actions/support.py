@@ -9,7 +9,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import render
-from actions.orders import customer_id, previous_bot_action, shop_db
+from actions.identity import customer_id
+from actions.orders import previous_bot_action, shop_db
 from actions.products import ShopAction
 from knowledge import policies
 from knowledge.settings import get_settings

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import secrets
+from typing import Iterator, Optional
 
 from bot.cli import Stack
 from bot.services import free_port
@@ -17,13 +18,30 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def private_settings() -> Settings:
-    """Settings for a stack of our own on free ports, its data under var/bench."""
+    """Settings for a stack of our own on free ports, its data under var/bench, Rasa's API on with a token."""
     oxigraph = free_port()
     return Settings(
         var_dir=get_settings().var_dir / "bench", oxigraph_port=oxigraph,
         sparql_query_url=f"http://127.0.0.1:{oxigraph}/query", sparql_update_url=f"http://127.0.0.1:{oxigraph}/update",
-        action_port=free_port(), rasa_port=free_port(), web_port=free_port(),
+        action_port=free_port(), rasa_port=free_port(), web_port=free_port(), rasa_api_token=secrets.token_urlsafe(24),
     )
+
+
+def conversation(rasa_url: str, settings: Settings, customer: Optional[str] = None) -> tuple[str, dict[str, str]]:
+    """A conversation id the server issued, and the headers to send with its messages (a signed-in customer's
+    shopper token). A bot without server-issued ids (a bare Rasa bot) gets a made-up id instead."""
+    import time
+
+    import requests
+
+    from bot.identity import issue_shopper_token
+
+    headers = {"Authorization": f"Bearer {issue_shopper_token(customer, settings)}"} if customer else {}
+    answer = requests.post(f"{rasa_url}/webhooks/rest/conversation", headers=headers, timeout=30)
+    if answer.status_code in (404, 405):
+        return f"bench-{time.time_ns()}", {}
+    answer.raise_for_status()
+    return answer.json()["sender"], headers
 
 
 @contextlib.contextmanager

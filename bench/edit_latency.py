@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import requests
 
-from benchlib import assistant, percentile
+from benchlib import assistant, conversation, percentile
 from knowledge.editing import Editor, add, set_value
 from knowledge.products import get_product
 from knowledge.shopdb.engine import connect
@@ -31,10 +31,11 @@ def ask(url: str, sender: str, text: str) -> str:
     return "\n".join(m.get("text", "") for m in answer)
 
 
-def seconds_until_said(url: str, question: str, expected: str, timeout: float = 30) -> float:
-    """Seconds until the answer to ``question`` contains ``expected`` (a new sender each time)."""
+def seconds_until_said(url: str, question: str, expected: str, settings, timeout: float = 30) -> float:  # noqa: ANN001
+    """Seconds until the answer to ``question`` contains ``expected`` (a new conversation each time)."""
     started = time.monotonic()
-    while expected not in ask(url, f"edit-bench-{time.monotonic_ns()}", question):
+    rasa_url = url.split("/webhooks/")[0]
+    while expected not in ask(url, conversation(rasa_url, settings)[0], question):
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"{expected!r} not said within {timeout} s")
         time.sleep(POLL_SECONDS)
@@ -59,13 +60,13 @@ def main() -> int:
         for round_number in range(args.rounds):
             price = product.price + Decimal(round_number + 1)
             edit = editor.apply(set_value(editor.kg, args.product, "schema:price", str(price)), BENCH_USER)
-            series["new price"].append(seconds_until_said(url, f"how much is the {product.name}?", f"{price:,.2f}"))
+            series["new price"].append(seconds_until_said(url, f"how much is the {product.name}?", f"{price:,.2f}", settings))
             editor.revert(edit.record.id, BENCH_USER)
 
             alias = f"benchmark runner {round_number + 1}"
             edit = editor.apply(add(args.product, "schema:alternateName", f'"{alias}"'), BENCH_USER)
             series["new alternative name"].append(
-                seconds_until_said(url, f"how much is the {alias}?", f"{product.price:,.2f}"))
+                seconds_until_said(url, f"how much is the {alias}?", f"{product.price:,.2f}", settings))
             editor.revert(edit.record.id, BENCH_USER)
             print(f"  round {round_number + 1}/{args.rounds}: price {series['new price'][-1]:.2f} s, "
                   f"name {series['new alternative name'][-1]:.2f} s", file=sys.stderr)

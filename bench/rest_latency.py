@@ -14,21 +14,22 @@ import time
 
 import requests
 
-from benchlib import assistant, percentile
+from benchlib import assistant, conversation, percentile
 from knowledge.products import get_products
 from knowledge.shop import Shop
 
 
-def measure(rasa_url: str, shop: Shop, count: int, seed: int = 7) -> list[float]:
-    """Seconds per answered price question, for ``count`` questions about random products."""
+def measure(rasa_url: str, shop: Shop, count: int, settings, seed: int = 7) -> list[float]:  # noqa: ANN001
+    """Seconds per answered price question, for ``count`` questions about random products (in 20 conversations)."""
     rng = random.Random(seed)
     ids = [f"P{n:04d}" for n in range(1, 322)]
     products = get_products(shop.kg, ids)
     session = requests.Session()
+    senders = [conversation(rasa_url, settings)[0] for _ in range(20)]
     latencies = []
     for index in range(count):
         product = rng.choice(products)
-        message = {"sender": f"bench-{index % 20}", "message": f"how much is the {product.name}?"}
+        message = {"sender": senders[index % 20], "message": f"how much is the {product.name}?"}
         started = time.perf_counter()
         response = session.post(f"{rasa_url}/webhooks/rest/webhook", json=message, timeout=30)
         latencies.append(time.perf_counter() - started)
@@ -54,8 +55,8 @@ def main() -> int:
             print(f"no assistant at {url}: start it with `make run`, or pass --start", file=sys.stderr)
             return 2
         shop = Shop.from_settings(settings)
-        measure(url, shop, args.warmup, seed=1)
-        latencies = measure(url, shop, args.count)
+        measure(url, shop, args.warmup, settings, seed=1)
+        latencies = measure(url, shop, args.count, settings)
     ms = [1000 * s for s in latencies]
     print(f"REST price questions: n={len(ms)} median={statistics.median(ms):.1f} ms "
           f"p95={percentile(ms, 0.95):.1f} ms max={max(ms):.1f} ms")

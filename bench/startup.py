@@ -35,7 +35,8 @@ def main() -> int:
                 print(process.stdout.read(), file=sys.stderr)
                 return 1
             try:
-                reply = requests.post(url, json={"sender": "startup", "message": "how much is the trailblazer 2?"},
+                sender = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/conversation", timeout=30).json()["sender"]
+                reply = requests.post(url, json={"sender": sender, "message": "how much is the trailblazer 2?"},
                                       timeout=30).json()
                 answer = " ".join(m.get("text", "") for m in reply)
                 if "$" in answer:

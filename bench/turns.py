@@ -18,7 +18,10 @@ Where the time goes, per turn type (mean ms per turn, so the parts add up to the
              tracker and domain serialised for each action call
   action     the HTTP calls to the action server (of which: SPARQL time and queries per turn)
   rest       last action_listen -> answer received: saving the tracker, the HTTP answer
-The event timestamps come from Rasa's tracker API after each run (GET /conversations/<id>/tracker). With
+The event timestamps come from Rasa's tracker API after each run (GET /conversations/<id>/tracker; the API is
+off unless RASA_API_TOKEN is set: --start sets one, a running assistant needs it in its and our environment).
+Conversations are started the way the chat channels require (POST /webhooks/rest/conversation), signed-in ones
+with a shopper token for their customer. With
 --start the private stack runs behind two timing proxies started by this benchmark (in a separate
 process): one in front of the action server (ACTION_ENDPOINT_URL), one in front of the SPARQL endpoint
 (SPARQL_QUERY_URL); they record every call, which process made each SPARQL query (Rasa's NLU, the action
@@ -295,15 +298,33 @@ def machine_cpu_seconds() -> float:
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+#: The assistant's settings, to sign shopper tokens for the signed-in customers' conversations (set in main).
+_SETTINGS: list = []
+
+
+async def _conversation(session, url: str, fallback: str, turns: list[Turn]) -> tuple[str, dict]:  # noqa: ANN001
+    """A conversation id the server issued (with the customer's shopper token when the turns are signed in);
+    a bot without server-issued ids (the bare Rasa bot) keeps ``fallback``."""
+    from bot.identity import issue_shopper_token
+
+    customer = next((t.metadata["customer_id"] for t in turns if (t.metadata or {}).get("customer_id")), None)
+    headers = {"Authorization": f"Bearer {issue_shopper_token(customer, _SETTINGS[0])}"} if customer else {}
+    async with session.post(url.rsplit("/", 1)[0] + "/conversation", headers=headers) as response:
+        if response.status != 200:
+            return fallback, {}
+        return (await response.json())["sender"], headers
+
+
 async def _shopper(session, url: str, prefix: str, conversations: Iterator[list[Turn]],  # noqa: ANN001
                    run: Run, turns: Optional[int], deadline: float, think: float, timeout: float) -> None:
     import aiohttp
 
     done, conversation = 0, 0
     while (turns is None or done < turns) and time.monotonic() < deadline:
-        sender = f"{prefix}-c{conversation:03d}"
+        script = next(conversations)
+        sender, headers = await _conversation(session, url, f"{prefix}-c{conversation:03d}", script)
         conversation += 1
-        for number, turn in enumerate(next(conversations)):
+        for number, turn in enumerate(script):
             if (turns is not None and done >= turns) or time.monotonic() >= deadline:
                 break
             body = {"sender": sender, "message": turn.text, "metadata": turn.metadata or {}}
@@ -311,7 +332,8 @@ async def _shopper(session, url: str, prefix: str, conversations: Iterator[list[
             error: Optional[str] = None
             messages: list = []
             try:
-                async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                async with session.post(url, json=body, headers=headers,
+                                        timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                     if response.status != 200:
                         error = f"HTTP {response.status}"
                     else:
@@ -364,7 +386,7 @@ def measure(rasa_url: str, bot: str, shoppers: int, make: Callable, args: argpar
 
 
 def fetch_trackers(rasa_url: str, senders: list[str]) -> dict[str, list[dict]]:
-    """Each conversation's events from Rasa's HTTP API (needs `rasa run --enable-api`); empty when refused."""
+    """Each conversation's events from Rasa's HTTP API (on with RASA_API_TOKEN, from this machine); empty when refused."""
     import aiohttp
 
     async def fetch_all() -> dict[str, list[dict]]:
@@ -375,6 +397,7 @@ def fetch_trackers(rasa_url: str, senders: list[str]) -> dict[str, list[dict]]:
                 async with limit:
                     try:
                         async with session.get(f"{rasa_url}/conversations/{sender}/tracker",
+                                               params={"token": _SETTINGS[0].rasa_api_token if _SETTINGS else ""},
                                                timeout=aiohttp.ClientTimeout(total=60)) as response:
                             if response.status == 200:
                                 found[sender] = (await response.json()).get("events") or []
@@ -605,7 +628,7 @@ def probed_stack(var_dir: Optional[str]) -> Iterator[tuple[Any, Probes]]:
         var_dir=root, oxigraph_port=base.oxigraph_port,
         sparql_query_url=f"http://127.0.0.1:{probes.sparql_port}/query", sparql_update_url=base.sparql_update_url,
         action_port=base.action_port, action_endpoint_url=f"http://127.0.0.1:{probes.action_port}/webhook",
-        rasa_port=base.rasa_port, web_port=base.web_port,
+        rasa_port=base.rasa_port, web_port=base.web_port, rasa_api_token=base.rasa_api_token,
     )
     # The query URL is the proxy's, so the stack doesn't see a local Oxigraph: start it here.
     oxigraph = oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, root / "logs")
@@ -908,12 +931,16 @@ def warm_up(rasa_url: str, make: Callable, catalog: Optional[Catalog], bot: str,
     """A few unmeasured conversations first (model graphs, caches, the recommender's first load)."""
     import requests
 
+    from benchlib import conversation
+
     rng = random.Random(seed)
     conversations = make(rng, catalog) if catalog is not None else make(rng)
-    for number in range(6):
-        sender = f"turns-warmup-{bot}-{time.time_ns()}-{number}"
-        for turn in next(conversations):
-            requests.post(f"{rasa_url}/webhooks/rest/webhook",
+    for _ in range(6):
+        script = next(conversations)
+        customer = next((t.metadata["customer_id"] for t in script if (t.metadata or {}).get("customer_id")), None)
+        sender, headers = conversation(rasa_url, _SETTINGS[0], customer)
+        for turn in script:
+            requests.post(f"{rasa_url}/webhooks/rest/webhook", headers=headers,
                           json={"sender": sender, "message": turn.text, "metadata": turn.metadata or {}}, timeout=300)
 
 
@@ -965,6 +992,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             settings, probes = stack.enter_context(quiet_assistant(args.start)), None
             sparql_direct = settings.sparql_query_url
         url = f"http://127.0.0.1:{settings.rasa_port}"
+        _SETTINGS[:] = [settings]
         import requests
 
         try:

@@ -153,13 +153,18 @@ class Stack:
         ensure_text_index(settings, kg)
         model, seconds = train()
         say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
+        # Each service gets only the secrets it needs, in its environment (never on its command line).
+        env = settings.service_env()
         if with_actions:
-            self._start(action_service(settings.action_port, logs, settings.service_env()), timeout=90)
+            self._start(action_service(settings.action_port, logs, {**env, **settings.secret_env("action-server")}),
+                        timeout=90)
         if with_rasa:
-            rasa = rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url, settings.service_env())
+            secrets = {**settings.secret_env("shopper-token", "action-server"), "RASA_API_TOKEN": settings.rasa_api_token}
+            rasa = rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url, {**env, **secrets})
             self._start(rasa, timeout=300)
         if with_web:
-            self._start(web_service(settings.web_port, logs, settings.service_env()), timeout=60)
+            self._start(web_service(settings.web_port, logs, {**env, **settings.secret_env("shopper-token")}),
+                        timeout=60)
 
     def _start(self, service, timeout: float) -> None:  # noqa: ANN001 - bot.services.Service
         say(f"starting {service.name} on port {service.port} (log: {service.log_path})")
@@ -254,11 +259,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  store and chat    http://localhost:{settings.web_port}/")
         print(f"  REST channel      http://localhost:{settings.rasa_port}/webhooks/rest/webhook")
         print(f"  socket.io channel http://localhost:{settings.rasa_port}/socket.io")
-        print(f"  action server     {settings.action_endpoint_url}")
+        print(f"  action server     {settings.action_endpoint_url} (token required)")
+        print("  Rasa HTTP API     " + ("on, loopback only, with RASA_API_TOKEN" if settings.rasa_api_token
+                                         else "off (set RASA_API_TOKEN to turn it on, for this machine only)"))
         print(f"  SPARQL endpoint   {settings.sparql_query_url}")
         print(f"  logs              {settings.var_dir / 'logs'}")
-        print(f"  try: curl -s localhost:{settings.rasa_port}/webhooks/rest/webhook "
-              "-d '{\"sender\":\"me\",\"message\":\"how much is the trailblazer 2?\"}'")
+        print(f"  try: curl -s -X POST localhost:{settings.rasa_port}/webhooks/rest/conversation   # a conversation id")
+        print(f"       curl -s localhost:{settings.rasa_port}/webhooks/rest/webhook "
+              "-d '{\"sender\":\"<that id>\",\"message\":\"how much is the trailblazer 2?\"}'")
         say("press Ctrl-C to stop")
         return stack.wait()
 
@@ -275,19 +283,23 @@ def cmd_shell(args: argparse.Namespace) -> int:
         from bot.services import child_env
 
         command = [
-            sys.executable, "-m", "rasa", "shell", "--model", str(model_path()),
+            sys.executable, "-m", "rasa", "shell", "--model", str(model_path()), "--interface", "127.0.0.1",
             "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),
         ]
-        env = {"ACTION_ENDPOINT_URL": settings.action_endpoint_url, **settings.service_env()}
+        env = {"ACTION_ENDPOINT_URL": settings.action_endpoint_url, **settings.service_env(),
+               **settings.secret_env("shopper-token", "action-server")}
         return subprocess.call(command, env=child_env(env))
 
     return _run_stack(shell, with_rasa=False, with_web=False)
 
 
 def cmd_actions(args: argparse.Namespace) -> int:
-    """Run the action server in the foreground."""
-    command = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(get_settings().action_port)]
-    os.execv(sys.executable, command)
+    """Run the action server in the foreground (on ACTION_HOST, answering only with ACTION_SERVER_TOKEN)."""
+    from bot.services import child_env
+
+    settings = get_settings()
+    command = [sys.executable, "-m", "bot.action_server", "--port", str(settings.action_port)]
+    os.execve(sys.executable, command, child_env(settings.secret_env("action-server")))
     return 0  # pragma: no cover
 
 
@@ -297,7 +309,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     port = args.port or get_settings().web_port
     say(f"store page on http://localhost:{port}/ (Ctrl-C stops it)")
-    return web_main(["--host", args.host, "--port", str(port)])
+    return web_main(["--host", args.host or get_settings().web_host, "--port", str(port)])
 
 
 # --- testing --------------------------------------------------------------------------------------
@@ -386,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("actions", help="run the action server in the foreground").set_defaults(func=cmd_actions)
     web = commands.add_parser("web", help="run the store page with the chat widget in the foreground "
                                           "(the graph and Rasa server must be running: `shopbot run` starts all)")
-    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    web.add_argument("--host", default=None, help="address to listen on (default: WEB_HOST or 127.0.0.1)")
     web.add_argument("--port", type=int, help="port (default: WEB_PORT or 8000)")
     web.set_defaults(func=cmd_web)
 

@@ -297,18 +297,37 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
 
 @_run
 def cmd_staff_token(args: argparse.Namespace) -> int:
-    """Print a new API token for a staff account."""
+    """Print a new API token for a staff account (it expires after --days, default STAFF_TOKEN_DAYS)."""
+    from datetime import timedelta
+
     from knowledge.shopdb.staff import get_staff, issue_token
 
+    if args.days is not None and not 0 < args.days <= 366:
+        raise _Usage("--days must be between 0 and 366")
     db = _db()
     try:
         staff = get_staff(db, args.name)
         if staff is None or not staff.active:
             raise _Usage(f"no active staff account {args.name!r}")
-        token = issue_token(db, args.name)
+        token = issue_token(db, args.name, timedelta(days=args.days) if args.days is not None else None)
     finally:
         db.dispose()
     print(token)
+    return 0
+
+
+@_run
+def cmd_staff_revoke(args: argparse.Namespace) -> int:
+    """End every API token and admin-page session of a staff account."""
+    from knowledge.shopdb.staff import revoke_staff
+
+    db = _db()
+    try:
+        tokens, sessions = revoke_staff(db, args.name)
+    finally:
+        db.dispose()
+    say(f"revoked {tokens} API token{'' if tokens == 1 else 's'} and {sessions} session{'' if sessions == 1 else 's'} "
+        f"of {args.name}")
     return 0
 
 
@@ -323,7 +342,7 @@ def cmd_staff_password(args: argparse.Namespace) -> int:
         set_password(db, args.name, password)
     finally:
         db.dispose()
-    say(f"new password set for {args.name}")
+    say(f"new password set for {args.name}; their API tokens and sessions were revoked")
     return 0
 
 
@@ -408,10 +427,14 @@ def register(
     parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     parser.set_defaults(func=cmd_staff_add)
     staff.add_parser("list", help="list the staff accounts").set_defaults(func=cmd_staff_list)
-    parser = staff.add_parser("token", help="print a new API token for a staff account")
+    parser = staff.add_parser("token", help="print a new API token for a staff account (it expires)")
     parser.add_argument("name", help="username")
+    parser.add_argument("--days", type=float, help="days until it expires (default: STAFF_TOKEN_DAYS or 30)")
     parser.set_defaults(func=cmd_staff_token)
-    parser = staff.add_parser("password", help="set a new password for a staff account")
+    parser = staff.add_parser("revoke", help="end every API token and admin-page session of a staff account")
+    parser.add_argument("name", help="username")
+    parser.set_defaults(func=cmd_staff_revoke)
+    parser = staff.add_parser("password", help="set a new password (revokes the account's tokens and sessions)")
     parser.add_argument("name", help="username")
     parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     parser.set_defaults(func=cmd_staff_password)

@@ -111,8 +111,20 @@ class Service:
             pass
 
 
+def _probe(env: Optional[dict[str, str]], variable: str, port: int, path: str) -> str:
+    """Where to check that a service answers: on loopback, unless it listens on one other address only."""
+    host = (env or {}).get(variable) or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "") or host.startswith("127."):
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
+
+
 def oxigraph_service(location: Path, port: int, log_dir: Path) -> Service:
-    """A local Oxigraph SPARQL server with its data under ``location``."""
+    """A local Oxigraph SPARQL server with its data under ``location``, on loopback only.
+
+    Its update endpoint has no authentication, so it listens on 127.0.0.1: only this machine's processes reach
+    it (docs/scaling.md says how to do the same across hosts).
+    """
     location.mkdir(parents=True, exist_ok=True)
     binary = Path(sys.executable).with_name("oxigraph")
     return Service(
@@ -125,11 +137,11 @@ def oxigraph_service(location: Path, port: int, log_dir: Path) -> Service:
 
 
 def action_service(port: int, log_dir: Path, env: Optional[dict[str, str]] = None) -> Service:
-    """The Rasa action server running the project's actions."""
+    """The action server running the project's actions: on ``ACTION_HOST``, answering only with its token."""
     return Service(
         "action server",
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
-        f"http://127.0.0.1:{port}/health",
+        [sys.executable, "-m", "bot.action_server", "--port", str(port)],
+        _probe(env, "ACTION_HOST", port, "/health"),
         log_dir / "actions.log",
         port,
         env or {},
@@ -137,16 +149,11 @@ def action_service(port: int, log_dir: Path, env: Optional[dict[str, str]] = Non
 
 
 def rasa_service(model: Path, port: int, log_dir: Path, action_url: str, env: Optional[dict[str, str]] = None) -> Service:
-    """The Rasa server with the REST and socket.io channels and the HTTP API."""
-    config = PROJECT_ROOT / "bot"
+    """The Rasa server with the REST and socket.io channels; its HTTP API only with ``RASA_API_TOKEN``."""
     return Service(
         "rasa server",
-        [
-            sys.executable, "-m", "rasa", "run", "--enable-api", "--cors", "*",
-            "--model", str(model), "--port", str(port),
-            "--endpoints", str(config / "endpoints.yml"), "--credentials", str(config / "credentials.yml"),
-        ],
-        f"http://127.0.0.1:{port}/",
+        [sys.executable, "-m", "bot.rasa_server", "--model", str(model), "--port", str(port)],
+        _probe(env, "RASA_HOST", port, "/"),
         log_dir / "rasa.log",
         port,
         {"ACTION_ENDPOINT_URL": action_url, **(env or {})},
@@ -154,11 +161,11 @@ def rasa_service(model: Path, port: int, log_dir: Path, action_url: str, env: Op
 
 
 def web_service(port: int, log_dir: Path, env: Optional[dict[str, str]] = None) -> Service:
-    """The web server of the store page and its chat widget."""
+    """The web server of the store page, its chat widget, the admin page and the staff API."""
     return Service(
         "web server",
         [sys.executable, "-m", "bot.web", "--port", str(port)],
-        f"http://127.0.0.1:{port}/healthz",
+        _probe(env, "WEB_HOST", port, "/healthz"),
         log_dir / "web.log",
         port,
         env or {},

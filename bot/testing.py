@@ -4,14 +4,17 @@ Use the ``chat`` fixture in Python tests, or write YAML conversations in ``tests
 (see the README section "Writing conversation tests"). The model is loaded once per process; the
 action server and an Oxigraph server are started once on free ports; every conversation gets its own
 sender id and the graph it names, loaded fresh.
+
+Shoppers are verified as the chat channels verify them: ``metadata: {customer_id: C0001}`` means "signed in as
+C0001", so each message goes with a shopper token the runtime signs for C0001 (as the store's web app would),
+through the same ``bot.identity.Gate`` as the REST and socket.io channels, into a conversation id the gate
+issued to that shopper. Without ``customer_id`` the shopper is a guest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import itertools
-import os
 import re
 import shutil
 import tempfile
@@ -98,19 +101,21 @@ class Runtime:
         self._template_file = self._root / "shop-template.db"
         self.settings = Settings(
             var_dir=self._root, oxigraph_port=free_port(), action_port=free_port(), catalog_cache_seconds=0.5,
+            sparql_timeout=30,  # loading a graph per conversation must not fail on a busy machine
             database_url=f"sqlite:///{self._database_file}",
         )
         self._stack = Stack(self.settings)
         self._loaded: Optional[tuple[str, int]] = None  # (path, mtime) of the file the graph holds
         self._loop = asyncio.new_event_loop()
-        self._senders = itertools.count(1)
         self.agent = None
+        self.gate = None
 
     def start(self) -> None:
         """Start the graph and the action server, then load the model in process."""
         from rasa.core.agent import Agent
         from rasa.utils.endpoints import EndpointConfig
 
+        from bot.identity import Gate
         from bot.training import train
         from knowledge.shop import Shop, set_default_shop
 
@@ -119,7 +124,10 @@ class Runtime:
         self._loaded = (str(self.settings.catalog_file), self.settings.catalog_file.stat().st_mtime_ns)
         set_default_shop(Shop.from_settings(self.settings))  # the in-process NLU matcher reads this graph
         model, _ = train()
-        self.agent = Agent.load(model, action_endpoint=EndpointConfig(url=self.settings.action_endpoint_url))
+        self.gate = Gate.from_settings(self.settings)
+        action_endpoint = EndpointConfig(url=self.settings.action_endpoint_url,
+                                         headers={"Authorization": f"Bearer {self.settings.secret('action-server')}"})
+        self.agent = Agent.load(model, action_endpoint=action_endpoint)
 
     def stop(self) -> None:
         """Stop the servers this runtime started."""
@@ -148,17 +156,27 @@ class Runtime:
         default_shop().refresh()
         self._loaded = key
 
-    def new_sender(self) -> str:
-        """A sender id no conversation has used yet."""
-        return f"conversation-{os.getpid()}-{next(self._senders)}"
+    def shopper(self, metadata: Optional[dict[str, Any]]) -> tuple[Optional[str], dict[str, Any]]:
+        """The shopper token for the metadata's ``customer_id`` (None: a guest), and the rest of the metadata."""
+        from bot.identity import issue_shopper_token
 
-    def say(self, sender: str, text: str, metadata: Optional[dict[str, Any]] = None) -> Reply:
-        """Send one message as this sender; return the bot's reply and the slots."""
+        rest = dict(metadata or {})
+        customer = rest.pop("customer_id", None)
+        return (issue_shopper_token(str(customer), self.settings) if customer else None), rest
+
+    def new_sender(self, token: Optional[str] = None) -> str:
+        """A new conversation id, issued to the shopper of ``token`` (a guest without one)."""
+        return self.gate.new_conversation(self.gate.customer(token))
+
+    def say(self, sender: str, text: str, metadata: Optional[dict[str, Any]] = None, token: Optional[str] = None) -> Reply:
+        """Send one message as this sender (checked by the channels' gate); return the bot's reply and the slots."""
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+        admitted = self.gate.admit(sender, token, metadata)
 
         async def exchange() -> Reply:
             channel = CollectingOutputChannel()
-            await self.agent.handle_message(UserMessage(text, channel, sender, metadata=metadata, input_channel="rest"))
+            await self.agent.handle_message(UserMessage(text, channel, sender, metadata=admitted, input_channel="rest"))
             tracker = await self.agent.processor.get_tracker(sender)
             return Reply(list(channel.messages), dict(tracker.current_slot_values()))
 
@@ -183,15 +201,18 @@ class Chat:
 
     def __init__(self, runtime_: Runtime, graph: Union[str, Path] = DEMO, metadata: Optional[dict] = None) -> None:
         self._runtime = runtime_
-        self.sender = runtime_.new_sender()
+        self.sender: Optional[str] = None  # issued with the first message, to the shopper who sends it
         self.metadata = metadata
         self.transcript: list[tuple[str, str]] = []
         runtime_.use_graph(graph)
         runtime_.fresh_database()
 
     def say(self, text: str, metadata: Optional[dict[str, Any]] = None) -> Reply:
-        """Send a message; return what the bot answered."""
-        reply = self._runtime.say(self.sender, text, metadata if metadata is not None else self.metadata)
+        """Send a message (``metadata={"customer_id": ...}``: signed in as that customer); return the answer."""
+        token, rest = self._runtime.shopper(metadata if metadata is not None else self.metadata)
+        if self.sender is None:
+            self.sender = self._runtime.new_sender(token)
+        reply = self._runtime.say(self.sender, text, rest, token)
         self.transcript.append(("user", text))
         self.transcript.append(("bot", reply.text or _describe(reply)))
         return reply

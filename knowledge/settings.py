@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def _flag(name: str, default: bool) -> bool:
+    return _env(name, "true" if default else "false").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,22 @@ class Settings:
     rasa_public_url: str = field(default_factory=lambda: _env("RASA_PUBLIC_URL", ""))
     currency: str = field(default_factory=lambda: _env("SHOPBOT_CURRENCY", "USD"))
     staff_user: str = field(default_factory=lambda: _env("SHOPBOT_STAFF_USER", ""))
+    # --- security: who may reach what, and how much work one request may cause ---
+    rasa_host: str = field(default_factory=lambda: _env("RASA_HOST", "127.0.0.1"))
+    action_host: str = field(default_factory=lambda: _env("ACTION_HOST", "127.0.0.1"))
+    web_host: str = field(default_factory=lambda: _env("WEB_HOST", "127.0.0.1"))
+    rasa_api_token: str = field(default_factory=lambda: _env("RASA_API_TOKEN", ""))
+    action_server_token: str = field(default_factory=lambda: _env("ACTION_SERVER_TOKEN", ""))
+    shopper_token_secret: str = field(default_factory=lambda: _env("SHOPPER_TOKEN_SECRET", ""))
+    shopper_token_seconds: int = field(default_factory=lambda: int(_env("SHOPPER_TOKEN_SECONDS", "900")))
+    demo_signin: bool = field(default_factory=lambda: _flag("SHOPBOT_DEMO_SIGNIN", True))
+    max_message_chars: int = field(default_factory=lambda: int(_env("SHOPBOT_MAX_MESSAGE_CHARS", "5000")))
+    trusted_proxies: str = field(default_factory=lambda: _env("SHOPBOT_TRUSTED_PROXIES", ""))
+    staff_token_days: float = field(default_factory=lambda: float(_env("STAFF_TOKEN_DAYS", "30")))
+    staff_sparql_rows: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MAX_ROWS", "1000")))
+    staff_sparql_bytes: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MAX_BYTES", "2000000")))
+    staff_sparql_seconds: float = field(default_factory=lambda: float(_env("STAFF_SPARQL_SECONDS", "15")))
+    staff_sparql_memory_mb: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MEMORY_MB", "2048")))
 
     def __post_init__(self) -> None:
         base = f"http://127.0.0.1:{self.oxigraph_port}"
@@ -86,6 +110,42 @@ class Settings:
         """Whether the graph is the local Oxigraph server that shopbot starts itself."""
         return self.sparql_query_url == f"http://127.0.0.1:{self.oxigraph_port}/query"
 
+    @property
+    def https(self) -> bool:
+        """Whether shoppers and staff reach the web app over HTTPS (then cookies are Secure and HSTS is sent)."""
+        return self.public_url.lower().startswith("https://")
+
+    @property
+    def store_origin(self) -> str:
+        """The origin of the store page: the only one allowed to call the chat channels from a browser (CORS)."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def chat_origins(self) -> tuple[str, ...]:
+        """Origins whose pages may use the chat channels: the store's, and its loopback aliases when it is local."""
+        parts = urlsplit(self.public_url)
+        origins = [self.store_origin]
+        if parts.hostname in ("localhost", "127.0.0.1", "::1"):
+            port = f":{parts.port}" if parts.port else ""
+            origins += [f"{parts.scheme}://{host}{port}" for host in ("localhost", "127.0.0.1", "[::1]")]
+        return tuple(dict.fromkeys(origins))
+
+    def secret(self, purpose: str) -> str:
+        """A secret for one purpose: from its environment variable, else derived from ``var/secret.key``.
+
+        ``purpose`` is ``shopper-token`` (``SHOPPER_TOKEN_SECRET``) or ``action-server``
+        (``ACTION_SERVER_TOKEN``). The key file is generated once (random, mode 0600) for the embedded default;
+        every process of one machine that shares ``SHOPBOT_VAR_DIR`` derives the same secret from it.
+        """
+        explicit = {"shopper-token": self.shopper_token_secret, "action-server": self.action_server_token}
+        if purpose not in explicit:
+            raise ValueError(f"unknown secret {purpose!r}")
+        if explicit[purpose]:
+            return explicit[purpose]
+        master = _local_key(self.var_dir / "secret.key")
+        return hmac.new(master, f"shopbot {purpose}".encode(), hashlib.sha256).hexdigest()
+
     def service_env(self) -> dict[str, str]:
         """Environment variables that give a child process these same knowledge settings."""
         return {
@@ -102,8 +162,41 @@ class Settings:
             "RASA_PUBLIC_URL": self.rasa_public_url,
             "SHOPBOT_STORE_DIR": str(self.store_dir),
             "SHOPBOT_CURRENCY": self.currency,
+            "RASA_HOST": self.rasa_host,
+            "ACTION_HOST": self.action_host,
+            "WEB_HOST": self.web_host,
+            "SHOPPER_TOKEN_SECONDS": str(self.shopper_token_seconds),
+            "SHOPBOT_DEMO_SIGNIN": "true" if self.demo_signin else "false",
+            "SHOPBOT_MAX_MESSAGE_CHARS": str(self.max_message_chars),
+            "SHOPBOT_TRUSTED_PROXIES": self.trusted_proxies,
+            "STAFF_TOKEN_DAYS": str(self.staff_token_days),
+            "STAFF_SPARQL_MAX_ROWS": str(self.staff_sparql_rows),
+            "STAFF_SPARQL_MAX_BYTES": str(self.staff_sparql_bytes),
+            "STAFF_SPARQL_SECONDS": str(self.staff_sparql_seconds),
+            "STAFF_SPARQL_MEMORY_MB": str(self.staff_sparql_memory_mb),
         }
 
+    def secret_env(self, *purposes: str) -> dict[str, str]:
+        """The environment variables carrying the named secrets to a child process (never its command line)."""
+        names = {"shopper-token": "SHOPPER_TOKEN_SECRET", "action-server": "ACTION_SERVER_TOKEN"}
+        return {names[purpose]: self.secret(purpose) for purpose in purposes}
+
+
+def _local_key(path: Path) -> bytes:
+    """The random key in ``path``, written once (readable by its owner only) when there is none yet."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(draft, path)  # atomic: of processes starting at once, the first key wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return bytes.fromhex(path.read_text().strip())
 
 
 def get_settings() -> Settings:

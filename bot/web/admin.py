@@ -9,8 +9,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.web.app import blocking, render
-from bot.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_login_csrf, require, set_cookie
+from bot.web.app import blocking, body_limit, render
+from bot.web.auth import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_login_csrf, request_address, require, secure_cookies,
+                          set_cookie)
 from bot.web.edits import apply_edit, edit_error, triples_change
 from knowledge.editing import create_product, delete_product, format_triple, import_csv, import_turtle
 from knowledge.editing.changes import update_product
@@ -22,6 +23,8 @@ from knowledge.sparql import KnowledgeGraphUnavailable
 admin = Blueprint("admin", url_prefix="/admin")
 FACT_FIELDS = ("name", "price", "stock", "color", "size", "material", "alternate_name", "description")
 MAX_UPLOAD_BYTES = 5_000_000
+MAX_FORM_BYTES = 256_000  # a product's facts form (descriptions may be long)
+MULTIPART_SLACK = 64_000  # the form fields and boundaries around an uploaded file
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTTPResponse:
@@ -56,7 +59,7 @@ async def login_form(request: Request) -> HTTPResponse:
     request.ctx.staff = None
     token = new_login_csrf()
     reply = page(request, "admin/login.html", login_csrf=token, next=_safe_next(request.args.get("next", "")))
-    set_cookie(reply, LOGIN_CSRF_COOKIE, token, "/admin/login", max_age=3600)
+    set_cookie(reply, LOGIN_CSRF_COOKIE, token, "/admin/login", max_age=3600, secure=secure_cookies(request))
     return reply
 
 
@@ -73,12 +76,12 @@ async def login(request: Request) -> HTTPResponse:
     def again(message: str, status: int) -> HTTPResponse:
         reply = page(request, "admin/login.html", status=status, error=message, login_csrf=token, next=target,
                      username=username)
-        set_cookie(reply, LOGIN_CSRF_COOKIE, token, "/admin/login", max_age=3600)
+        set_cookie(reply, LOGIN_CSRF_COOKIE, token, "/admin/login", max_age=3600, secure=secure_cookies(request))
         return reply
 
     if not cookie_token or form.get("csrf_token") != cookie_token:
         return again("The form was out of date. Please sign in again.", 403)
-    limiter, address = request.app.ctx.login_limiter, request.remote_addr or request.ip
+    limiter, address = request.app.ctx.login_limiter, request_address(request)
     wait = limiter.retry_after(address, username)
     if wait:
         reply = again(f"Too many failed attempts. Try again in {int(wait) + 1} seconds.", 429)
@@ -91,7 +94,7 @@ async def login(request: Request) -> HTTPResponse:
     limiter.succeeded(username)
     opened = await blocking(open_session, request.app.ctx.db, staff.username)
     reply = response.redirect(target, status=303)
-    set_cookie(reply, SESSION_COOKIE, opened.cookie, "/", secure=request.scheme == "https",
+    set_cookie(reply, SESSION_COOKIE, opened.cookie, "/", secure=secure_cookies(request),
                max_age=int(SESSION_LIFETIME.total_seconds()))
     return reply
 
@@ -121,7 +124,8 @@ async def products(request: Request) -> HTTPResponse:
     return page(request, "admin/products.html", products=found, q=text, done=request.args.get("done"))
 
 
-@admin.post("/products")
+@admin.post("/products", stream=True)
+@body_limit(MAX_FORM_BYTES)
 @require("write", api=False)
 async def create(request: Request) -> HTTPResponse:
     """Create a product from the form."""
@@ -173,7 +177,8 @@ async def _edit(request: Request, product_id: str, build: Callable[[Any], Any], 
     return response.redirect(f"/admin/products/{quote(product_id)}?done={written['id']}", status=303)
 
 
-@admin.post("/products/<product_id:str>/facts")
+@admin.post("/products/<product_id:str>/facts", stream=True)
+@body_limit(MAX_FORM_BYTES)
 @require("write", api=False)
 async def edit_facts(request: Request, product_id: str) -> HTTPResponse:
     """Save the facts form: every field whose value changed."""
@@ -219,10 +224,17 @@ async def import_form(request: Request) -> HTTPResponse:
     return page(request, "admin/import.html", done=request.args.get("done"))
 
 
-@admin.post("/import")
+def _upload_too_large(request: Request, _limit: int) -> HTTPResponse:
+    request.ctx.staff = None  # the body was refused before anyone was identified: no staff details on the page
+    return render(request, "admin/error.html", status=413, staff=None,
+                  message=f"The file is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB; nothing was imported.")
+
+
+@admin.post("/import", stream=True)
+@body_limit(MAX_UPLOAD_BYTES + MULTIPART_SLACK, _upload_too_large)
 @require("write", api=False)
 async def import_file(request: Request) -> HTTPResponse:
-    """Import an uploaded Turtle or CSV file as one change."""
+    """Import an uploaded Turtle or CSV file as one change (its size is checked while it is read)."""
     upload = request.files.get("file") if request.files else None
     if upload is None or not upload.body:
         return page(request, "admin/import.html", status=400, refusal={"error": "Choose a .ttl or .csv file first."})

@@ -1,8 +1,9 @@
 """The staff REST API under ``/api/kg/``: read and edit the knowledge graph, its history, staff and tokens.
 
-Authenticate with ``Authorization: Bearer TOKEN`` (``shopbot staff token NAME`` or ``POST /api/kg/tokens``)
-or a signed-in admin session plus its ``X-CSRF-Token`` header. Viewers read, editors also write, admins
-also manage staff. Edits answer 409 on a conflict (with the rejected change), 422 when SHACL refuses them.
+Authenticate with ``Authorization: Bearer TOKEN`` (``shopbot staff token NAME`` or ``POST /api/kg/tokens``;
+tokens expire after ``STAFF_TOKEN_DAYS``) or a signed-in admin session plus its ``X-CSRF-Token`` header.
+Viewers read, editors also write, admins also manage staff. Edits answer 409 on a conflict (with the rejected
+change), 422 when SHACL refuses them. Request bodies are limited per route (``body_limit``; 64 kB elsewhere).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.web.app import blocking
-from bot.web.auth import require
+from bot.web.app import blocking, body_limit
+from bot.web.auth import request_address, require
 from bot.web.edits import apply_edit, edit_error, triples_change
+from bot.web.staff_sparql import QueryLimits, QueryTooCostly, run_staff_query
 from knowledge.editing import create_product, delete_product, format_triple, import_csv, import_turtle
 from knowledge.editing.changes import update_product
 from knowledge.editing.errors import EditError
@@ -26,7 +28,9 @@ from knowledge.shopdb.staff import StaffError, add_staff, authenticate, issue_to
 from knowledge.sparql import KnowledgeGraphUnavailable
 
 api = Blueprint("kg_api", url_prefix="/api/kg")
-MAX_BODY_BYTES = 5_000_000
+MAX_BODY_BYTES = 5_000_000  # an imported file
+MAX_EDIT_BYTES = 1_000_000  # a change of up to 1,000 triples
+MAX_FIELDS_BYTES = 256_000  # one product's fields
 
 
 def _json_default(value: Any) -> Any:
@@ -66,6 +70,8 @@ async def guarded(call: Callable[[], Any]) -> HTTPResponse:
         return reply({"error": str(error)}, 400)
     except KnowledgeGraphUnavailable as error:
         return reply({"error": f"the knowledge graph is unavailable: {error}"}, 503)
+    except QueryTooCostly as error:
+        return reply({"error": str(error)}, error.status)
 
 
 def _editor(request: Request):  # noqa: ANN202 - knowledge.editing.Editor
@@ -157,18 +163,18 @@ async def change(request: Request, change_id: int) -> HTTPResponse:
 @api.route("/sparql", methods=["GET", "POST"])
 @require("read", api=True)
 async def sparql(request: Request) -> HTTPResponse:
-    """A read-only SPARQL query (SELECT, ASK, CONSTRUCT, DESCRIBE); updates are refused."""
-    from bot.web.edits import read_only_query
-
+    """A read-only SELECT or ASK query, bounded in rows, bytes and time; updates and SERVICE are refused."""
     query = request.args.get("query") or (request.form.get("query") if request.form else None)
     if query is None and request.body:
         query = body(request).get("query") if "json" in request.content_type else request.body.decode("utf-8", "replace")
-    return await guarded(lambda: read_only_query(request.app.ctx.shop.kg, query or ""))
+    limits = QueryLimits.from_settings(request.app.ctx.settings)
+    return await guarded(lambda: run_staff_query(request.app.ctx.shop.kg, str(query or ""), limits))
 
 
 # --- writing --------------------------------------------------------------------------------------
 
-@api.post("/products")
+@api.post("/products", stream=True)
+@body_limit(MAX_FIELDS_BYTES)
 @require("write", api=True)
 async def create(request: Request) -> HTTPResponse:
     """Create a product from ``{"fields": {...}}``."""
@@ -183,7 +189,8 @@ async def create(request: Request) -> HTTPResponse:
     return result
 
 
-@api.patch("/products/<product_id:str>")
+@api.patch("/products/<product_id:str>", stream=True)
+@body_limit(MAX_FIELDS_BYTES)
 @require("write", api=True)
 async def update(request: Request, product_id: str) -> HTTPResponse:
     """Set fields of a product from ``{"version": ..., "set": {"price": "99.00", "color": ["navy"]}}``."""
@@ -206,7 +213,8 @@ async def delete(request: Request, product_id: str) -> HTTPResponse:
                                             _expected(request, data, product_id)))
 
 
-@api.post("/triples")
+@api.post("/triples", stream=True)
+@body_limit(MAX_EDIT_BYTES)
 @require("write", api=True)
 async def triples(request: Request) -> HTTPResponse:
     """Add, remove and set triples in one change: ``{"add": [[s, p, o]], "remove": [...], "set": [...]}``."""
@@ -216,12 +224,15 @@ async def triples(request: Request) -> HTTPResponse:
                                             _expected(request, data, "")))
 
 
-@api.post("/import")
+def _file_too_large(_request: Request, limit: int) -> HTTPResponse:
+    return reply({"error": f"the file is larger than {limit // 1_000_000} MB; nothing was imported"}, 413)
+
+
+@api.post("/import", stream=True)
+@body_limit(MAX_BODY_BYTES, _file_too_large)
 @require("write", api=True)
 async def import_file(request: Request) -> HTTPResponse:
-    """Import Turtle (``text/turtle``) or CSV (``text/csv``) sent as the request body."""
-    if len(request.body) > MAX_BODY_BYTES:
-        return reply({"error": f"the file is larger than {MAX_BODY_BYTES // 1_000_000} MB"}, 413)
+    """Import Turtle (``text/turtle``) or CSV (``text/csv``) sent as the request body (size checked while read)."""
     text = request.body.decode("utf-8", "replace")
     kind = request.args.get("format") or ("csv" if "csv" in request.content_type else "turtle")
     editor = _editor(request)
@@ -267,7 +278,7 @@ async def token(request: Request) -> HTTPResponse:
     except ValueError as error:
         return reply({"error": str(error)}, 400)
     username, password = str(data.get("username", ""))[:100], str(data.get("password", ""))[:1000]
-    limiter, address = request.app.ctx.login_limiter, request.remote_addr or request.ip
+    limiter, address = request.app.ctx.login_limiter, request_address(request)
     wait = limiter.retry_after(address, username)
     if wait:
         return response.json({"error": "too many failed sign-ins; try again later"}, status=429,
@@ -278,4 +289,5 @@ async def token(request: Request) -> HTTPResponse:
         return reply({"error": "wrong username or password"}, 401)
     limiter.succeeded(username)
     return reply({"token": await blocking(issue_token, request.app.ctx.db, found.username),
-                  "username": found.username, "role": found.role}, 201)
+                  "username": found.username, "role": found.role,
+                  "expires_in_days": request.app.ctx.settings.staff_token_days}, 201)

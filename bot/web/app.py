@@ -1,15 +1,21 @@
-"""The Sanic application of ``shopbot web``: the store page, its assets and the product images."""
+"""The Sanic application of ``shopbot web``: the store page, its assets and the product images.
+
+Request bodies are bounded per route: ``DEFAULT_BODY_BYTES`` for every route (Sanic's own default would be
+100 MB), and routes that need more are declared ``stream=True`` with ``@body_limit(N)``, which reads the body
+and refuses it (413) as soon as it passes N bytes, before any of it is parsed.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Optional, TypeVar
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Sanic, response
+from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -17,7 +23,10 @@ from knowledge.settings import Settings, get_settings
 
 HERE = Path(__file__).resolve().parent
 SOCKET_IO_CLIENT = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+DEFAULT_BODY_BYTES = 64_000
+HSTS = "max-age=31536000; includeSubDomains"
 T = TypeVar("T")
+Handler = Callable[..., Awaitable[HTTPResponse]]
 
 
 def templates() -> Environment:
@@ -40,6 +49,31 @@ async def blocking(function: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, partial(function, *args))
 
 
+def too_large(_request: Request, limit: int) -> HTTPResponse:
+    """The JSON answer to a request body over its route's limit."""
+    return response.json({"error": f"the request body is larger than {limit:,} bytes"}, status=413)
+
+
+def body_limit(limit: int, refuse: Callable[[Request, int], Any] = too_large) -> Callable[[Handler], Handler]:
+    """For a route declared ``stream=True``: read its body, refusing it (``refuse``) once it passes ``limit`` bytes."""
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def limited(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+            if request.stream is not None and not request.body:
+                request.stream.request_max_size = limit
+                try:
+                    await request.receive_body()
+                except PayloadTooLarge:
+                    answer = refuse(request, limit)
+                    return await answer if asyncio.iscoroutine(answer) else answer
+            return await handler(request, *args, **kwargs)
+
+        return limited
+
+    return decorate
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -59,13 +93,16 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
     """The web application; the graph client and database are opened when the server starts."""
     from bot.web.admin import admin
     from bot.web.api import api
-    from bot.web.auth import LoginLimiter
+    from bot.web.auth import LoginLimiter, trusted_networks
+    from bot.web.shopper import shopper
     from bot.web.store import store
 
     settings = settings or get_settings()
     app = Sanic(name)
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.REQUEST_MAX_SIZE = DEFAULT_BODY_BYTES
     app.ctx.settings = settings
+    app.ctx.trusted_proxies = trusted_networks(settings.trusted_proxies)
     app.ctx.templates = templates()
     app.ctx.csp = content_security_policy(settings)
     app.static("/assets", str(HERE / "static"), name="assets")
@@ -74,6 +111,7 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
         app.static("/vendor/socket.io.min.js", str(SOCKET_IO_CLIENT), name="socket_io_client")
     app.ctx.login_limiter = LoginLimiter()
     app.blueprint(store)
+    app.blueprint(shopper)
     app.blueprint(admin)
     app.blueprint(api)
 
@@ -95,6 +133,8 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
     async def security_headers(request: Request, reply: HTTPResponse) -> None:
         reply.headers.setdefault("X-Content-Type-Options", "nosniff")
         reply.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.app.ctx.settings.https:
+            reply.headers.setdefault("Strict-Transport-Security", HSTS)
         if reply.content_type and reply.content_type.startswith("text/html"):
             reply.headers.setdefault("Content-Security-Policy", request.app.ctx.csp)
 

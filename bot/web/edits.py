@@ -9,7 +9,6 @@ from knowledge.editing.errors import EditConflict, EditError, EmptyChange, Permi
 from knowledge.shopdb.staff import Staff
 from knowledge.sparql import SparqlEndpoint
 
-MAX_QUERY_CHARS = 20_000
 MAX_TRIPLES = 1_000
 
 
@@ -59,26 +58,3 @@ def triples_change(kg: SparqlEndpoint, data: Mapping[str, Any]) -> Change:
         raise ValueError('send at least one triple in "add", "remove" or "set"')
     summary = str(data.get("summary") or "; ".join(c.summary for c in changes))[:500]
     return combine(changes, summary)
-
-
-def read_only_query(kg: SparqlEndpoint, query: str) -> dict[str, Any]:
-    """Run a staff member's SELECT or ASK query; anything else (an update above all) is refused."""
-    from pyparsing import ParseException
-    from rdflib.plugins.sparql.parser import parseQuery
-
-    if not query.strip():
-        raise ValueError("send a SPARQL query in the query parameter")
-    if len(query) > MAX_QUERY_CHARS:
-        raise ValueError(f"the query is longer than {MAX_QUERY_CHARS} characters")
-    try:
-        kind = parseQuery(query)[1].name
-    except ParseException as error:
-        raise ValueError(f"not a SPARQL 1.1 query (updates are not allowed here): {error}") from error
-    if kind == "AskQuery":
-        return {"boolean": kg.ask(query)}
-    if kind != "SelectQuery":
-        raise ValueError("only SELECT and ASK queries are supported here; use /api/kg/export for the whole graph")
-    rows = kg.select(query)
-    names = list(dict.fromkeys(name for row in rows for name in row))
-    return {"vars": names, "rows": [{name: compact(value) for name, value in row.items()} for row in rows]}
-

@@ -1,4 +1,9 @@
-"""The store page: a product grid from the knowledge graph, a "sign in as" picker and the chat widget."""
+"""The store page: a product grid from the knowledge graph, a "sign in as" picker and the chat widget.
+
+The picker is the demo store's stand-in for a login (``bot/web/shopper.py``); it is shown only while
+``SHOPBOT_DEMO_SIGNIN`` is on. The page tells the widget where to fetch the shopper token and how long a
+message may be.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.web.app import blocking, render
+from bot.web.shopper import DEMO_CUSTOMERS, signed_in
 from knowledge.products import Product, all_product_ids, get_products
 from knowledge.shopdb.customers import CustomerView, list_customers
 from knowledge.sparql import KnowledgeGraphUnavailable
 
 PAGE_SIZE = 24
-DEMO_CUSTOMERS = 4
 
 store = Blueprint("store")
 
@@ -36,11 +41,14 @@ def _page_number(request: Request) -> int:
 async def index(request: Request) -> HTTPResponse:
     """The store front."""
     page = _page_number(request)
-    customers: list[CustomerView] = await blocking(list_customers, request.app.ctx.db, DEMO_CUSTOMERS)
+    settings = request.app.ctx.settings
+    customers: list[CustomerView] = []
+    if settings.demo_signin:
+        customers = await blocking(list_customers, request.app.ctx.db, DEMO_CUSTOMERS)
+    shopper = {"customers": customers, "customer": signed_in(request), "max_chars": settings.max_message_chars}
     try:
         products, pages = await blocking(catalog_page, request.app.ctx.shop.kg, page)
     except KnowledgeGraphUnavailable:
-        return render(request, "store.html", status=503, products=[], page=1, pages=1, customers=customers,
-                      unavailable=True)
+        return render(request, "store.html", status=503, products=[], page=1, pages=1, unavailable=True, **shopper)
     return render(request, "store.html", products=products, page=min(max(page, 1), pages), pages=pages,
-                  customers=customers, unavailable=False)
+                  unavailable=False, **shopper)

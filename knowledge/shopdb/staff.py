@@ -7,8 +7,11 @@
 
 Roles are ``viewer`` (may read), ``editor`` (may also write the graph) and ``admin`` (may also manage
 staff): ``can(role, action)`` with ``read < write < manage``. Passwords are stored as
-``scrypt$n$r$p$salt$hash`` (random salt, n=2**14, r=8, p=1); tokens and session ids only as SHA-256
-hashes. The tables live in the shop database (``ensure_schema`` creates them); ``kg_changes`` and
+``scrypt$n$r$p$salt$hash`` (random salt, n=2**17, r=8, p=1 as OWASP recommends; a hash made with weaker
+parameters is replaced at the next good sign-in); tokens and session ids only as SHA-256 hashes. API
+tokens expire (``STAFF_TOKEN_DAYS``, default 30); ``revoke_staff`` ends every token and session of a staff
+member, and a new password does the same. The tables live in the shop database (``ensure_schema`` creates
+them, and adds the columns newer versions need to tables an older version created); ``kg_changes`` and
 ``kg_write_lock`` belong to ``knowledge.editing``, which writes and reads them.
 """
 
@@ -23,7 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, ForeignKey, Integer, String, Text, delete, select
+from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, ForeignKey, Integer, String, Text, delete, event,
+                        inspect, select, text)
 from sqlalchemy.exc import IntegrityError
 
 from knowledge.shopdb.engine import DB, session_scope
@@ -34,11 +38,12 @@ ACTIONS = ("read", "write", "manage")
 _ROLE_LEVEL = {"viewer": 1, "editor": 2, "admin": 3}
 _ACTION_LEVEL = {"read": 1, "write": 2, "manage": 3}
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-_SCRYPT_MAXMEM = 64 * 1024 * 1024
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # 128 MiB and about half a second per hash, as OWASP recommends
+_SCRYPT_MAXMEM = 2 * 128 * SCRYPT_N * SCRYPT_R  # never more than twice what today's parameters need
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
 SESSION_LIFETIME = timedelta(hours=8)
+TOKEN_LIFETIME = timedelta(days=30)  # the default; `STAFF_TOKEN_DAYS` sets it for the API and the CLI
 
 
 class StaffAccount(Base):
@@ -65,6 +70,7 @@ class StaffToken(Base):
     username = Column(String(64), ForeignKey("staff.username", ondelete="CASCADE"), nullable=False, index=True)
     created_at = Column(DateTime, nullable=False)
     last_used = Column(DateTime, nullable=True)
+    expires_at = Column(DateTime, nullable=True)  # NULL (a token of an older version): created_at + TOKEN_LIFETIME
 
 
 class StaffSession(Base):
@@ -108,6 +114,19 @@ class KgWriteLock(Base):
 STAFF_TABLES = (
     StaffAccount.__table__, StaffToken.__table__, StaffSession.__table__, KgChange.__table__, KgWriteLock.__table__,
 )
+
+#: Columns added after the first release: (table, column, SQL type), added to existing tables on start.
+_ADDED_COLUMNS = (("staff_tokens", "expires_at", "TIMESTAMP"),)
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _add_new_columns(_metadata, connection, **_kw) -> None:  # noqa: ANN001 - SQLAlchemy's DDL event
+    """Give tables created by an older version the columns this version needs (they start out NULL)."""
+    inspector = inspect(connection)
+    tables = set(inspector.get_table_names())
+    for table, column, sql_type in _ADDED_COLUMNS:
+        if table in tables and column not in {c["name"] for c in inspector.get_columns(table)}:
+            connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))  # constants only
 
 
 class StaffError(ValueError):
@@ -172,19 +191,35 @@ def hash_password(password: str) -> str:
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
+def _parameters(stored: str) -> Optional[tuple[int, int, int]]:
+    try:
+        scheme, n, r, p, _salt, _digest = stored.split("$")
+        return (int(n), int(r), int(p)) if scheme == "scrypt" else None
+    except (ValueError, AttributeError):
+        return None
+
+
 def verify_password(password: str, stored: str) -> bool:
     """Whether a password matches a stored hash (constant-time comparison)."""
+    parameters = _parameters(stored)
+    if parameters is None:
+        return False
+    n, r, p = parameters
+    if n < 2 or n & (n - 1) or r < 1 or p < 1 or 128 * n * r * p > _SCRYPT_MAXMEM // 2:
+        return False  # not scrypt's form, or costlier than today's parameters: refuse rather than work for it
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        n_, r_, p_ = int(n), int(r), int(p)
-        if scheme != "scrypt" or n_ > 2**20 or r_ > 32 or p_ > 16:
-            return False
+        _scheme, _n, _r, _p, salt, digest = stored.split("$")
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=n_, r=r_, p=p_,
+        actual = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=n, r=r, p=p,
                                 maxmem=_SCRYPT_MAXMEM, dklen=len(expected))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a stored hash was made with parameters other than today's (it is replaced at the next sign-in)."""
+    return _parameters(stored) != (SCRYPT_N, SCRYPT_R, SCRYPT_P)
 
 
 _DUMMY_HASH: Optional[str] = None
@@ -262,17 +297,22 @@ def authenticate(db: DB, username: str, password: str) -> Optional[Staff]:
                 select(StaffAccount).where(StaffAccount.username == username)
             ).scalar_one_or_none()
         stored = account.password_hash if account is not None else _dummy_hash()
-        ok = verify_password(password if isinstance(password, str) else "", stored)
+        password = password if isinstance(password, str) else ""
+        ok = verify_password(password, stored)
         if account is None or not ok or not account.active:
             return None
+        if needs_rehash(stored):  # made with older, weaker parameters: the password is at hand, so upgrade it now
+            account.password_hash = hash_password(password)
+            session.commit()
         return _view(account)
 
 
 def set_password(db: DB, username: str, password: str) -> None:
-    """Give a staff member a new password (their API tokens and web sessions stay valid; revoke them apart)."""
+    """Give a staff member a new password; every API token and web session they had stops working."""
     _check_password(password)
     with session_scope(db) as session:
         _account(session, username).password_hash = hash_password(password)
+        _revoke(session, username)
         session.commit()
 
 
@@ -301,18 +341,26 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def issue_token(db: DB, username: str) -> str:
-    """A new API token for a staff member (shown once: only its hash is stored)."""
+def _token_lifetime() -> timedelta:
+    from knowledge.settings import get_settings
+
+    return timedelta(days=get_settings().staff_token_days)
+
+
+def issue_token(db: DB, username: str, lifetime: Optional[timedelta] = None) -> str:
+    """A new API token for a staff member, valid for ``lifetime`` (default ``STAFF_TOKEN_DAYS``); shown once."""
     token = secrets.token_urlsafe(32)
+    now = utcnow()
     with session_scope(db) as session:
         _account(session, username)
-        session.add(StaffToken(token_hash=_sha256(token), username=username, created_at=utcnow()))
+        session.add(StaffToken(token_hash=_sha256(token), username=username, created_at=now,
+                               expires_at=now + (lifetime if lifetime is not None else _token_lifetime())))
         session.commit()
     return token
 
 
 def staff_for_token(db: DB, token: str) -> Optional[Staff]:
-    """The active staff member an API token belongs to (its last use is recorded), else None."""
+    """The active staff member an unexpired API token belongs to (its last use is recorded), else None."""
     if not isinstance(token, str) or not token or len(token) > 200:
         return None
     with session_scope(db) as session:
@@ -322,9 +370,29 @@ def staff_for_token(db: DB, token: str) -> Optional[Staff]:
         ).first()
         if row is None or not row[1].active:
             return None
-        row[0].last_used = utcnow()
+        now = utcnow()
+        if (row[0].expires_at or row[0].created_at + TOKEN_LIFETIME) <= now:
+            session.delete(row[0])
+            session.commit()
+            return None
+        row[0].last_used = now
         session.commit()
         return _view(row[1])
+
+
+def _revoke(session, username: str) -> tuple[int, int]:  # noqa: ANN001 - sqlalchemy Session
+    tokens = session.execute(delete(StaffToken).where(StaffToken.username == username)).rowcount
+    sessions = session.execute(delete(StaffSession).where(StaffSession.username == username)).rowcount
+    return int(tokens or 0), int(sessions or 0)
+
+
+def revoke_staff(db: DB, username: str) -> tuple[int, int]:
+    """End every API token and web session of a staff member; how many of each there were."""
+    with session_scope(db) as session:
+        _account(session, username)
+        counts = _revoke(session, username)
+        session.commit()
+        return counts
 
 
 def revoke_token(db: DB, token: str) -> bool:

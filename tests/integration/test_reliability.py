@@ -200,7 +200,8 @@ class Invariants:
         """Send a raw body; check the status, the answer's shape and that nothing changed."""
         answer = requests.post(webhook(self.stack), data=raw, headers={"Content-Type": content_type}, timeout=120)
         assert answer.status_code < 500, (raw[:200], answer.status_code, answer.text[:300])
-        assert answer.status_code in (200, 400, 413), (raw[:200], answer.status_code, answer.text[:300])
+        # 401/403: a broken shopper token, or a conversation id the server did not issue to this shopper
+        assert answer.status_code in (200, 400, 401, 403, 413), (raw[:200], answer.status_code, answer.text[:300])
         payload = answer.json()
         if answer.status_code == 200:
             assert isinstance(payload, list) and all(isinstance(m, dict) for m in payload), payload
@@ -228,8 +229,13 @@ def invariants(stack: Stack, shop: Shop, db: ShopDB) -> Invariants:
     return Invariants(stack, shop, db)
 
 
-def message_body(text: str, metadata: Any = None) -> bytes:
-    body: dict[str, Any] = {"sender": f"hostile-{time.monotonic_ns()}", "message": text}
+def conversation(stack: Stack) -> str:
+    """A new guest conversation id, issued by the server."""
+    return requests.post(webhook(stack).rsplit("/", 1)[0] + "/conversation", timeout=30).json()["sender"]
+
+
+def message_body(sender: str, text: str, metadata: Any = None) -> bytes:
+    body: dict[str, Any] = {"sender": sender, "message": text}
     if metadata is not None:
         body["metadata"] = metadata
     return json.dumps(body).encode()
@@ -237,9 +243,9 @@ def message_body(text: str, metadata: Any = None) -> bytes:
 
 def test_hostile_messages_get_a_safe_answer_and_change_nothing(invariants: Invariants) -> None:
     for text in HOSTILE:
-        answer = invariants.post(message_body(text))
+        answer = invariants.post(message_body(conversation(invariants.stack), text))
         assert answer.status_code == 200, (text, answer.text[:300])
-    too_long = invariants.post(message_body("x" * 100_000))  # 100 kB
+    too_long = invariants.post(message_body(conversation(invariants.stack), "x" * 100_000))  # 100 kB
     assert too_long.status_code == 413, too_long.text
 
     @settings(max_examples=120, deadline=None, database=None,
@@ -247,7 +253,8 @@ def test_hostile_messages_get_a_safe_answer_and_change_nothing(invariants: Invar
     @given(text=texts, metadata=st.one_of(st.none(), st.just({"customer_id": "C0001"}),
                                           st.dictionaries(st.text(max_size=12), json_values, max_size=3)))
     def generated(text: str, metadata: Any) -> None:
-        invariants.post(message_body(text, metadata))
+        answer = invariants.post(message_body(conversation(invariants.stack), text, metadata))
+        assert answer.status_code in (200, 413), answer.text[:300]  # a claimed customer_id changes nothing
 
     generated()
 
@@ -293,6 +300,9 @@ def test_malformed_bodies_get_a_clear_400_never_a_500(invariants: Invariants) ->
     @example(raw=b'{"sender": "s", "message": "hi", "metadata": "C0001"}', content_type="application/json")
     @example(raw=b'{"sender": "s", "message": "hi", "metadata": [1, 2]}', content_type="application/json")
     @example(raw=b'{"sender": "s", "message": "hi", "input_channel": {"x": 1}}', content_type="application/json")
+    @example(raw=b'{"sender": "s", "message": "hi", "token": "forged.jwt.token"}', content_type="application/json")
+    @example(raw=b'{"sender": "s", "message": "hi", "token": ["x"]}', content_type="application/json")
+    @example(raw=b'{"sender": "s", "message": "hi", "metadata": {"customer_id": "C0001"}}', content_type="application/json")
     def posted(raw: bytes, content_type: str) -> None:
         answer = invariants.post(raw, content_type)
         if answer.status_code != 200:

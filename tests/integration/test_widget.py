@@ -143,16 +143,50 @@ def test_quick_reply_buttons_send_their_payload(page, shop: Shop) -> None:  # no
         assert get_product(shop.kg, product_id).category == "Running Shoes"
 
 
+def signed_in_as(page, customer: str) -> None:  # noqa: ANN001 - playwright Page
+    """Pick a customer in the demo store's "sign in as" picker and wait for their own conversation."""
+    page.select_option("#customer-picker", customer)
+    page.wait_for_function(f"window.shopbotChat.confirmed && window.shopbotChat.state.customerId === {customer!r}")
+
+
 def test_signed_in_customer_gets_their_own_order(page) -> None:  # noqa: ANN001
-    page.select_option("#customer-picker", "C0001")
     open_chat(page)
+    signed_in_as(page, "C0001")
     ask(page, "where is my order SB-100002")
     assert "Order SB-100002 is" in page.locator(".sb-log").inner_text()
     page.select_option("#customer-picker", "C0002")  # another shopper: a new conversation
     assert page.locator(".sb-message").count() == 0
-    page.wait_for_function("window.shopbotChat.confirmed")
+    page.wait_for_function("window.shopbotChat.confirmed && window.shopbotChat.state.customerId === 'C0002'")
     ask(page, "where is my order SB-100002")
     assert "I couldn't find order SB-100002 for you" in page.locator(".sb-log").inner_text()
+
+
+def test_sign_in_survives_a_reload_and_the_token_is_the_stores(page) -> None:  # noqa: ANN001
+    open_chat(page)
+    signed_in_as(page, "C0001")
+    ask(page, "where is my order SB-100002")
+    transcript = page.locator(".sb-log").inner_text()
+    page.reload()  # the store's cookie still says C0001: the same conversation goes on
+    page.wait_for_function("window.shopbotChat && window.shopbotChat.confirmed")
+    assert page.locator("#customer-picker").input_value() == "C0001"
+    assert page.locator(".sb-log").inner_text() == transcript
+    token = page.evaluate("window.shopbotChat.token")
+    assert token and token.count(".") == 2  # a JWT from GET /chat/token, kept in memory ...
+    assert token not in page.evaluate("JSON.stringify(window.localStorage)")  # ... never stored
+
+
+def test_a_customer_id_forged_in_the_browser_opens_no_order(page) -> None:  # noqa: ANN001
+    open_chat(page)  # a guest
+    answers = page.locator(".sb-bot").count()
+    page.evaluate("""() => {
+      const chat = window.shopbotChat;
+      chat.socket.emit("user_uttered", {message: "where is my order SB-100002", session_id: chat.state.sessionId,
+                                        metadata: {customer_id: "C0001", shopbot_verified_customer: "C0001"}});
+    }""")
+    page.wait_for_function(f"document.querySelectorAll('.sb-bot').length > {answers}")
+    page.wait_for_timeout(300)
+    log = page.locator(".sb-log").inner_text()
+    assert "e-mail address on the order" in log and "Order SB-100002 is" not in log
 
 
 def test_hostile_text_is_shown_as_text_never_as_html(page) -> None:  # noqa: ANN001

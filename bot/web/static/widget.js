@@ -5,15 +5,22 @@
  * payloads), shows a typing indicator and says so when the assistant is unreachable. The session id and
  * the transcript live in localStorage, so a reload shows the history and continues the same conversation.
  * Every text from the server goes into the page as a text node: nothing is parsed as HTML.
+ *
+ * Who the shopper is comes from the store, never from the widget: it fetches a short-lived signed shopper
+ * token from the store (`data-token-url`, the store's GET /chat/token: null for a guest) and sends it with the
+ * session request and every message; the Rasa server verifies it and issues the conversation id to that
+ * shopper. The token is kept in memory only and fetched again shortly before it expires. When the signed-in
+ * shopper changes, a new conversation starts.
  */
 (function () {
   "use strict";
 
-  var STORAGE_KEY = "shopbot.chat.v1";
-  var CUSTOMER_KEY = "shopbot.customer";
+  var STORAGE_KEY = "shopbot.chat.v2";
   var MAX_HISTORY = 200;
-  var MAX_MESSAGE_CHARS = 2000;
+  var DEFAULT_MAX_CHARS = 5000;
   var REPLY_TIMEOUT_MS = 20000;
+  var TOKEN_MARGIN_MS = 60000; // fetch a new shopper token this long before the current one expires
+  var MAX_REJECTIONS = 2; // resend a refused message at most this often before giving up
   var URL_PATTERN = /(https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)])/g;
 
   function el(tag, attributes, children) {
@@ -64,12 +71,19 @@
   function Widget(root) {
     this.root = root;
     this.socketUrl = root.getAttribute("data-socket-url");
+    this.tokenUrl = root.getAttribute("data-token-url");
+    this.maxChars = Number(root.getAttribute("data-max-chars")) || DEFAULT_MAX_CHARS;
     this.state = loadState();
     this.queue = [];
     this.confirmed = false;
     this.replyTimer = null;
+    this.token = null;          // the shopper token: in memory only
+    this.tokenExpires = 0;      // when it must be fetched again (ms since the epoch)
+    this.tokenRequest = null;
+    this.switching = false;     // a sign-in change is under way: no session until it is done
+    this.lastSent = null;
+    this.rejections = 0;
     this.build();
-    this.syncCustomer(currentCustomer());
     this.state.messages.forEach(this.renderMessage, this);
     this.setOpen(this.state.open);
     this.connect();
@@ -94,7 +108,7 @@
       el("span", {}), el("span", {}), el("span", {}),
     ]);
     this.input = el("input", {
-      type: "text", className: "sb-input", id: "sb-input", autocomplete: "off", maxlength: String(MAX_MESSAGE_CHARS),
+      type: "text", className: "sb-input", id: "sb-input", autocomplete: "off", maxlength: String(this.maxChars),
       placeholder: "Ask about a product or an order…", "aria-label": "Your message",
     });
     var send = el("button", { type: "submit", className: "sb-send", "aria-label": "Send" }, ["Send"]);
@@ -151,20 +165,71 @@
     this.socket = window.io(this.socketUrl, {
       path: "/socket.io", transports: ["websocket", "polling"], reconnectionDelayMax: 5000,
     });
-    this.socket.on("connect", function () {
-      self.socket.emit("session_request", { session_id: self.state.sessionId });
-    });
+    this.socket.on("connect", function () { self.requestSession(); });
     this.socket.on("session_confirm", function (data) {
       var sessionId = typeof data === "string" ? data : data && data.session_id;
-      if (sessionId) self.state.sessionId = sessionId;
+      if (!sessionId || self.switching) return;
+      if (self.state.sessionId && sessionId !== self.state.sessionId) self.clearTranscript(); // not that conversation any more
+      self.state.sessionId = sessionId;
       self.confirmed = true;
       self.showStatus("");
       self.save();
       self.flush();
     });
+    // The server refused the token (expired, broken) or the conversation id (not this shopper's).
+    this.socket.on("session_rejected", function (data) {
+      var reason = data && data.reason;
+      self.confirmed = false;
+      if (reason === "token") self.tokenExpires = 0;
+      else self.state.sessionId = null;
+      if (self.lastSent !== null && self.rejections < MAX_REJECTIONS) {
+        self.rejections += 1;
+        self.queue.unshift(self.lastSent);
+      }
+      self.lastSent = null;
+      self.requestSession();
+    });
     this.socket.on("connect_error", function () { self.unreachable(); });
     this.socket.on("disconnect", function () { self.unreachable(); });
     this.socket.on("bot_uttered", function (message) { self.receive(message); });
+  };
+
+  /* The shopper token from the store (null for a guest); a different shopper starts a new conversation. */
+  Widget.prototype.fetchToken = function () {
+    var self = this;
+    if (!this.tokenUrl || typeof window.fetch !== "function") return Promise.resolve();
+    if (this.tokenRequest) return this.tokenRequest;
+    this.tokenRequest = window.fetch(this.tokenUrl, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("no shopper token: " + response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        self.tokenRequest = null;
+        self.token = (data && typeof data.token === "string" && data.token) || null;
+        self.tokenExpires = Date.now() + 1000 * (Number(data && data.expires_in) || 300);
+        self.syncCustomer((data && data.customer) || null);
+      }, function (error) {
+        self.tokenRequest = null;
+        throw error;
+      });
+    return this.tokenRequest;
+  };
+
+  Widget.prototype.freshToken = function () {
+    if (Date.now() < this.tokenExpires - TOKEN_MARGIN_MS) return Promise.resolve();
+    return this.fetchToken().catch(function () { /* the store is unreachable: go on with what we have */ });
+  };
+
+  /* Ask the server for the conversation (the stored one if it is still this shopper's, else a new one). */
+  Widget.prototype.requestSession = function () {
+    var self = this;
+    var ticket = this.sessionTicket = (this.sessionTicket || 0) + 1;
+    this.confirmed = false;
+    this.freshToken().then(function () {
+      if (ticket !== self.sessionTicket || self.switching || !self.socket || !self.socket.connected) return;
+      self.socket.emit("session_request", { session_id: self.state.sessionId, token: self.token });
+    });
   };
 
   Widget.prototype.unreachable = function () {
@@ -175,24 +240,29 @@
 
   /* Show the shopper's message and send `payload` (the text itself, or a button's intent payload). */
   Widget.prototype.send = function (title, payload) {
-    var message = { from: "user", text: String(title).slice(0, MAX_MESSAGE_CHARS) };
+    var message = { from: "user", text: String(title).slice(0, this.maxChars) };
     this.state.messages.push(message);
     this.save();
     this.renderMessage(message);
-    this.queue.push(String(payload).slice(0, MAX_MESSAGE_CHARS));
+    this.queue.push(String(payload).slice(0, this.maxChars));
     this.flush();
   };
 
   Widget.prototype.flush = function () {
+    var self = this;
     if (!this.confirmed || !this.socket || !this.socket.connected) {
-      if (this.queue.length) this.showStatus("The assistant is unreachable, retrying… Your message will be sent when it is back.");
+      if (this.queue.length && !this.switching) this.showStatus("The assistant is unreachable, retrying… Your message will be sent when it is back.");
       return;
     }
-    while (this.queue.length) {
-      var metadata = this.state.customerId ? { customer_id: this.state.customerId } : {};
-      this.socket.emit("user_uttered", { message: this.queue.shift(), session_id: this.state.sessionId, metadata: metadata });
-      this.waitForReply();
-    }
+    if (!this.queue.length) return;
+    this.freshToken().then(function () {
+      if (!self.confirmed || !self.socket.connected) return; // the shopper changed meanwhile: sent after the new session
+      while (self.queue.length) {
+        self.lastSent = self.queue.shift();
+        self.socket.emit("user_uttered", { message: self.lastSent, session_id: self.state.sessionId, token: self.token, metadata: {} });
+        self.waitForReply();
+      }
+    });
   };
 
   Widget.prototype.waitForReply = function () {
@@ -207,6 +277,7 @@
   };
 
   Widget.prototype.receive = function (data) {
+    this.rejections = 0;
     window.clearTimeout(this.replyTimer);
     this.typing.hidden = true;
     this.showStatus("");
@@ -216,23 +287,48 @@
     this.renderMessage(message);
   };
 
-  Widget.prototype.restart = function () {
+  Widget.prototype.clearTranscript = function () {
     this.state.messages = [];
-    this.state.sessionId = null;
-    this.queue = [];
     this.log.textContent = "";
     this.save();
-    if (this.socket && this.socket.connected) {
-      this.confirmed = false;
-      this.socket.emit("session_request", { session_id: null });
-    }
   };
 
-  /* A different shopper signed in: their own, new conversation. */
+  /* A new conversation ("New chat", or another shopper); messages typed meanwhile are kept when asked to. */
+  Widget.prototype.restart = function (keepQueue) {
+    this.clearTranscript();
+    this.state.sessionId = null;
+    if (!keepQueue) this.queue = [];
+    this.save();
+    this.requestSession();
+  };
+
+  /* The store says who is signed in now; another shopper than the conversation's gets their own, new one. */
   Widget.prototype.syncCustomer = function (customerId) {
     if ((this.state.customerId || "") === (customerId || "")) return;
     this.state.customerId = customerId || null;
-    this.restart();
+    this.save();
+    if (!this.switching) this.restart(true);
+  };
+
+  /* The demo store's "sign in as" picker: the store signs the shopper in (a cookie), then a new conversation. */
+  Widget.prototype.signIn = function (url, customerId) {
+    var self = this;
+    this.switching = true;
+    this.confirmed = false;
+    this.restart(false);
+    return window.fetch(url, {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ customer: customerId || "" }),
+    }).then(function (response) {
+      if (!response.ok) throw new Error("sign-in refused: " + response.status);
+      self.tokenExpires = 0;
+      return self.fetchToken();
+    }).catch(function () {
+      self.showStatus("Signing in did not work. Please try again.");
+    }).then(function () {
+      self.switching = false;
+      self.requestSession();
+    });
   };
 
   Widget.prototype.renderMessage = function (message) {
@@ -306,25 +402,15 @@
     };
   }
 
-  function currentCustomer() {
-    var picker = document.getElementById("customer-picker");
-    return picker ? picker.value : (window.localStorage.getItem(CUSTOMER_KEY) || "");
-  }
-
   function start() {
     var root = document.getElementById("shopbot-chat");
     if (!root) return;
     var picker = document.getElementById("customer-picker");
-    if (picker) {
-      var saved = window.localStorage.getItem(CUSTOMER_KEY) || "";
-      if (Array.prototype.some.call(picker.options, function (o) { return o.value === saved; })) picker.value = saved;
-    }
     var widget = new Widget(root);
     window.shopbotChat = widget;
     if (picker) {
       picker.addEventListener("change", function () {
-        window.localStorage.setItem(CUSTOMER_KEY, picker.value);
-        widget.syncCustomer(picker.value);
+        widget.signIn(picker.getAttribute("data-signin-url"), picker.value);
       });
     }
     document.querySelectorAll("button.ask[data-product-id]").forEach(function (button) {
