@@ -77,10 +77,8 @@ class ShopAction(Action, metaclass=ABCMeta):
     """An action that talks to the shop's knowledge and apologises when the graph is unreachable."""
 
     def shop(self) -> Shop:
-        """The shop these actions ask (its names and sentence encoder start loading on first use)."""
-        shop = default_shop()
-        shop.warm_up()
-        return shop
+        """The shop these actions ask."""
+        return default_shop()
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]

@@ -8,7 +8,9 @@ is rasa_sdk's own app (``rasa_sdk.endpoint.create_app`` with the project's ``act
   that the Rasa server sends with each action call (the ``headers`` of ``action_endpoint`` in
   ``bot/endpoints.yml``); anything else gets 401 before an action runs;
 * bound to ``ACTION_HOST`` (default ``127.0.0.1``) and no CORS: only the Rasa server calls it;
-* request bodies (the tracker Rasa sends) of at most ``MAX_BODY_BYTES``.
+* request bodies (the tracker Rasa sends) of at most ``MAX_BODY_BYTES``;
+* the shop warmed up once the server listens (catalog names, phrase matcher, sentence encoder, in the
+  background), so the first shoppers don't wait for them.
 """
 
 from __future__ import annotations
@@ -51,7 +53,15 @@ def create_app(token: str, actions: str = "actions") -> Any:
     app = sdk_app(actions, cors_origins=None)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.register_middleware(token_required(token), "request")
+    app.register_listener(warm_up, "after_server_start")
     return app
+
+
+async def warm_up(app: Any, loop: Any) -> None:
+    """Start loading what the first answers need, in the background."""
+    from knowledge.shop import default_shop
+
+    default_shop().warm_up()
 
 
 def main(argv: Optional[list[str]] = None) -> int:
