@@ -92,7 +92,7 @@ class ShopRecommender:
         picks = self._in_stock(ranked, set(bought), 200 if category else n)
         if category:
             picks = [(p, s) for p, s in picks if p.category.lower() == category.lower()][:n]
-        known = customer_id in self.model.user_index
+        known = customer_id in self.model.user_index_
         bought_products = {p.id: p for p in get_products(self.kg, bought[:20])}
         return [Suggestion(p, s, self._reason(p, bought_products, known)) for p, s in picks]
 
