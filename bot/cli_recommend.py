@@ -144,25 +144,92 @@ def _write_json(args: argparse.Namespace, result: dict[str, Any]) -> int:
 
 
 def cmd_recommend_train(args: argparse.Namespace) -> int:
-    """Fit the shop's recommender from the interaction log and the live graph, and save it."""
+    """Fit the shop's recommender on the interaction log (history and live behaviour), the graph and the stored segments."""
     import time
 
-    from knowledge.recommend.shop import ensure_model
+    from knowledge.products import all_product_ids, get_products
+    from knowledge.recommend.shop import train
+    from knowledge.segments import customer_segments
     from knowledge.settings import get_settings
     from knowledge.shop import Shop
     from knowledge.shopdb.engine import connect
+    from knowledge.sparql import KnowledgeGraphUnavailable
 
     settings = get_settings()
-    path = settings.recommender_file
-    path.unlink(missing_ok=True)
     started = time.monotonic()
-    ensure_model(path, connect(settings.database_url), Shop.from_settings(settings).kg)
-    say(f"trained the recommender in {time.monotonic() - started:.1f} s: {path}")
+    db = connect(settings.database_url)
+    try:
+        kg = Shop.from_settings(settings).kg
+        segments = customer_segments(db)
+        model = train(db, get_products(kg, all_product_ids(kg)), settings.recommender_file, segments,
+                      settings.recommend_min_history)
+    except KnowledgeGraphUnavailable as error:
+        say(f"error: the knowledge graph is unreachable ({error})")
+        return 2
+    except ValueError as error:
+        say(f"error: {error}")
+        return 2
+    finally:
+        db.dispose()
+    say(f"trained the recommender in {time.monotonic() - started:.1f} s on {model.matrix_.nnz} shopper-product pairs "
+        f"of {len(model.user_index_)} shoppers, {len(model.segments)} segments"
+        + ("" if segments else " (none stored: run `shopbot segments build`)") + f": {settings.recommender_file}")
+    say("a running action server picks the new model up at its next suggestion (no restart)")
+    return 0
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    """Shopper segments from the database and the live catalog, then the recommender trained with them."""
+    import sys
+    import time
+
+    from tqdm import tqdm
+
+    from knowledge.recommend.shop import refresh
+    from knowledge.settings import get_settings
+    from knowledge.shop import Shop
+    from knowledge.shopdb.engine import connect
+    from knowledge.sparql import KnowledgeGraphUnavailable
+
+    settings = get_settings()
+    started = time.monotonic()
+    db = connect(settings.database_url)
+    steps = ["segments", "catalog", "recommender"]
+    bar = tqdm(total=len(steps), unit="step", file=sys.stderr, disable=args.quiet,
+               bar_format="{desc:<28} {bar} {n_fmt}/{total_fmt} [{elapsed}]")
+    done: list[str] = []
+
+    def step(name: str) -> None:
+        if done:
+            bar.update(1)
+        done.append(name)
+        bar.set_description(f"nightly: {name}")
+
+    lines: list[str] = []
+    try:
+        model = refresh(db, Shop.from_settings(settings).kg, settings.recommender_file, settings.segments_file,
+                        settings.currency, progress=lines.append, step=step)
+        bar.update(len(steps) - bar.n)
+    except KnowledgeGraphUnavailable as error:
+        bar.close()
+        say(f"error: the knowledge graph is unreachable ({error})")
+        return 2
+    except ValueError as error:
+        bar.close()
+        say(f"error: {error}")
+        return 2
+    finally:
+        db.dispose()
+    bar.close()
+    for line in lines:
+        say(line)
+    say(f"nightly done in {time.monotonic() - started:.1f} s: segments {settings.segments_file}, "
+        f"recommender {settings.recommender_file} ({len(model.segments)} segments, {model.matrix_.nnz} pairs)")
     return 0
 
 
 def register(subcommands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add ``recommend train`` and ``recommend evaluate`` to the shopbot command parsers."""
+    """Add ``recommend train``, ``recommend evaluate`` and ``nightly`` to the shopbot command parsers."""
     recommend = subcommands.add_parser("recommend", help="the recommender: train, evaluate").add_subparsers(
         dest="sub", required=True, metavar="SUB"
     )
@@ -195,5 +262,11 @@ def register(subcommands: "argparse._SubParsersAction[argparse.ArgumentParser]")
                            help="most purchases (invoices) before the cutoff of a cold-start customer (default: %(default)s)")
     evaluate.set_defaults(func=cmd_recommend_evaluate)
     recommend.add_parser(
-        "train", help="fit the shop's hybrid recommender on the interaction log (DATABASE_URL) and the graph"
+        "train", help="fit the shop's hybrid recommender on the interaction log (DATABASE_URL: history and live "
+                      "behaviour), the graph and the stored segments"
     ).set_defaults(func=cmd_recommend_train)
+    nightly = subcommands.add_parser(
+        "nightly", help="the nightly job: shopper segments (stored), then the recommender trained with them"
+    )
+    nightly.add_argument("--quiet", action="store_true", help="no progress bar")
+    nightly.set_defaults(func=cmd_nightly)

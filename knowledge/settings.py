@@ -38,8 +38,12 @@ class Settings:
     rasa_public_url: str = field(default_factory=lambda: _env("RASA_PUBLIC_URL", ""))
     currency: str = field(default_factory=lambda: _env("SHOPBOT_CURRENCY", "USD"))
     staff_user: str = field(default_factory=lambda: _env("SHOPBOT_STAFF_USER", ""))
+    campaign_holdout: float = field(default_factory=lambda: float(_env("SHOPBOT_CAMPAIGN_HOLDOUT", "0.10")))
+    recommend_min_history: int = field(default_factory=lambda: int(_env("SHOPBOT_RECOMMEND_MIN_HISTORY", "3")))
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.campaign_holdout <= 0.9:
+            raise ValueError(f"SHOPBOT_CAMPAIGN_HOLDOUT must be between 0 and 0.9, not {self.campaign_holdout}")
         base = f"http://127.0.0.1:{self.oxigraph_port}"
         if not self.sparql_query_url:
             object.__setattr__(self, "sparql_query_url", f"{base}/query")
@@ -93,6 +97,8 @@ class Settings:
             "RASA_PUBLIC_URL": self.rasa_public_url,
             "SHOPBOT_STORE_DIR": str(self.store_dir),
             "SHOPBOT_CURRENCY": self.currency,
+            "SHOPBOT_CAMPAIGN_HOLDOUT": str(self.campaign_holdout),
+            "SHOPBOT_RECOMMEND_MIN_HISTORY": str(self.recommend_min_history),
         }
 
 

@@ -60,6 +60,7 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
     from bot.web.admin import admin
     from bot.web.api import api
     from bot.web.auth import LoginLimiter
+    from bot.web.campaigns import campaigns, shopper
     from bot.web.store import store
 
     settings = settings or get_settings()
@@ -76,6 +77,8 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
     app.blueprint(store)
     app.blueprint(admin)
     app.blueprint(api)
+    app.blueprint(campaigns)
+    app.blueprint(shopper)
 
     @app.before_server_start
     async def open_backends(app: Sanic, _loop: Any) -> None:

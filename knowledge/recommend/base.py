@@ -420,6 +420,16 @@ def _read_npz(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return header, arrays
 
 
+def read_header(path: PathLike) -> dict[str, Any]:
+    """The JSON header of a saved model (ValueError for another format), without loading its arrays."""
+    path = Path(path)
+    with np.load(path, allow_pickle=False) as npz:
+        header = json.loads(str(npz["__header__"]))
+    if header.get("format") != _FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported model format {header.get('format')!r}")
+    return header
+
+
 def model_from_state(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Recommender:
     """A fitted model rebuilt from a header and arrays (used by ``load_model`` and composite models)."""
     cls = MODEL_CLASSES.get(header["class"])
