@@ -96,6 +96,7 @@ class Settings:
             "SHOPBOT_PUBLIC_URL": self.public_url,
             "RASA_PUBLIC_URL": self.rasa_public_url,
             "SHOPBOT_STORE_DIR": str(self.store_dir),
+            "SHOPBOT_VAR_DIR": str(self.var_dir),  # the action server reads the models the stack trained
             "SHOPBOT_CURRENCY": self.currency,
             "SHOPBOT_CAMPAIGN_HOLDOUT": str(self.campaign_holdout),
             "SHOPBOT_RECOMMEND_MIN_HISTORY": str(self.recommend_min_history),

@@ -170,7 +170,7 @@ def refresh(
 
     tell = step or (lambda name: None)
     stored = customer_segments(db, with_no_purchase=True)
-    if not (segments_if_missing and stored):
+    if not (segments_if_missing and stored and segments_path.exists()):
         tell("segments")
         try:
             model = build_segments_from_graph(db, kg, currency=currency, progress=progress)
@@ -266,7 +266,7 @@ class ShopRecommender:
                 return f"shoppers who bought the {same.name} also bought this"
             if segment:
                 return f"popular with {shopper_label(segment)} like you"
-            return "picked for you from what you bought and looked at"
+            return "picked for you from what you bought and looked at" if bought else "picked for you from what you looked at"
 
         ranked = self.model.recommend(customer_id, n=len(self.model.item_index_), exclude_seen=False)
         return _Ranking(ranked, reason, set(bought))
