@@ -81,8 +81,16 @@ def focused_products(events: Iterable[Any]) -> list[str]:
             if isinstance(e, dict) and e.get("event") == "slot" and e.get("name") == FOCUS_SLOT and e.get("value")]
 
 
+def clicked_products(tracker: Tracker) -> list[str]:
+    """The products a button press names (a card's "Tell me more", "Similar items" ...), none for typed text."""
+    if not (tracker.latest_message.get("text") or "").startswith("/"):
+        return []
+    return [str(e["value"]) for e in tracker.latest_message.get("entities") or []
+            if e.get("entity") == "product" and e.get("value")]
+
+
 def record_focus(tracker: Tracker, events: Iterable[Any]) -> None:
-    """Log a view of every product the action's events put in focus (a product answer was given about it)."""
-    products = focused_products(events)
+    """Log a view of every product the action's events put in focus, and a click on any product a button names."""
+    products = list(dict.fromkeys(clicked_products(tracker) + focused_products(events)))
     if products:
         record_product_views(tracker, products)

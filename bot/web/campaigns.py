@@ -96,6 +96,7 @@ def _campaign_page_data(app: Any, campaign_id: str) -> Optional[dict[str, Any]]:
         "campaign": campaign, "rows": rows, "products": get_products(app.ctx.shop.kg, list(campaign.products)),
         "chart": campaign_chart(rows, f"{campaign.name}: clicks and purchases of its products") if rows else "",
         "share": campaign.holdout_share(holdout), "segments": _segments(app.ctx.db), "today": date.today(),
+        "holdout": holdout,
     }
 
 
@@ -116,6 +117,8 @@ async def _campaign_page(request: Request, campaign_id: str, status: int = 200, 
 @require("read", api=False)
 async def show(request: Request, campaign_id: str) -> HTTPResponse:
     """A campaign's facts, its figures per segment against the control group, a chart, and the edit form."""
+    if not campaign_id:  # /admin/campaigns/ is the list
+        return await _list_page(request)
     return await _campaign_page(request, campaign_id)
 
 
@@ -123,6 +126,8 @@ async def show(request: Request, campaign_id: str) -> HTTPResponse:
 @require("write", api=False)
 async def edit(request: Request, campaign_id: str) -> HTTPResponse:
     """Save the fields of the edit form that changed."""
+    if not campaign_id:  # a form posted to /admin/campaigns/ creates
+        return await create(request)
     fields = _form(request, tuple(PREDICATES))
     changed = {name: value for name, value in fields.items()
                if " ".join(value.split()) != " ".join((request.form.get(f"was_{name}") or "").split())}
@@ -147,7 +152,7 @@ async def delete(request: Request, campaign_id: str) -> HTTPResponse:
         request, lambda: apply_edit(editor, delete_campaign(editor.kg, campaign_id), request.ctx.staff))
     if refusal:
         return await _campaign_page(request, campaign_id, status=status, refusal=refusal)
-    return response.redirect(f"/admin/campaigns/?done={written['id']}", status=303)
+    return response.redirect(f"/admin/campaigns?done={written['id']}", status=303)
 
 
 # --- the shopper's greeting ---------------------------------------------------------------------------
