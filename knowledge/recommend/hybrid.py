@@ -104,7 +104,7 @@ class Hybrid(Recommender):
         components: Optional[Sequence[Component]] = None,
         normalization: str = "minmax",
         min_interactions: int = 1,
-        segment_weight: float = 0.0,
+        segment_weight: float = 0.25,
         segment_shrinkage: float = 3.0,
         fit_components: bool = True,
     ) -> None:

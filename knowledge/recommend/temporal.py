@@ -304,7 +304,7 @@ def rolling_evaluation(
     chosen: list[dict[str, Any]] = []
     for number, (split, table) in enumerate(zip(splits, tables)):
         if number == 0:
-            weights, segment_weight, source = default_weights(), 0.0, "defaults (no earlier window)"
+            weights, segment_weight, source = default_weights(), Hybrid().segment_weight, "defaults (no earlier window)"
         else:
             weights, segment_weight = table.best(tables[:number])
             source = f"best mean recall@{k} over windows 1..{number}"
