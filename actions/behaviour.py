@@ -14,6 +14,7 @@ from typing import Any, Iterable, Optional, Sequence
 from rasa_sdk import Tracker
 
 from actions.orders import customer_id, shop_db
+from knowledge.namespaces import is_product_id
 from knowledge.shopdb.behaviour import Event, has_event, recent_shown, record_events
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def clicked_products(tracker: Tracker) -> list[str]:
     if not (tracker.latest_message.get("text") or "").startswith("/"):
         return []
     return [str(e["value"]) for e in tracker.latest_message.get("entities") or []
-            if e.get("entity") == "product" and e.get("value")]
+            if e.get("entity") == "product" and is_product_id(str(e.get("value") or ""))]
 
 
 def record_focus(tracker: Tracker, events: Iterable[Any]) -> None:
