@@ -19,6 +19,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import render
+from actions.behaviour import record_focus
 from knowledge.facets import request_from
 from knowledge.products import Product, attribute_field, attribute_in_text
 from knowledge.references import Referent, pick_superlative, refer, refer_many
@@ -84,7 +85,9 @@ class ShopAction(Action, metaclass=ABCMeta):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         try:
-            return self.answer(dispatcher, tracker, self.shop())
+            events = self.answer(dispatcher, tracker, self.shop())
+            record_focus(tracker, events)  # live behaviour: the shopper looked at the product in focus
+            return events
         except KnowledgeGraphUnavailable as error:
             logger.warning("knowledge graph unavailable in %s: %s", self.name(), error)
             dispatcher.utter_message(response="utter_kg_unavailable")

@@ -214,10 +214,10 @@ def bench_retail(path: Path, k: int = 10) -> Optional[list[dict[str, Any]]]:
     run_ours("Hybrid", Hybrid)
 
     index_model = ImplicitItemCF(k=1).fit(train)  # only for the shared user/item ids and the counts matrix
-    counts = index_model.matrix.tocsr().astype(np.float32)  # invoices per customer and item
+    counts = index_model.matrix_.tocsr().astype(np.float32)  # invoices per customer and item
     binary = counts.copy()
     binary.data[:] = 1.0
-    item_ids = index_model.item_index.ids
+    item_ids = index_model.item_index_.ids
 
     def run_theirs(name: str, make: Callable[[], Any], user_items: Any) -> None:
         """Fit one of implicit's models (BLAS single-threaded, as it asks) and score its top-k lists."""
@@ -229,7 +229,7 @@ def bench_retail(path: Path, k: int = 10) -> Optional[list[dict[str, Any]]]:
             fit_s = time.perf_counter() - started
             times, recs = [], {}
             for user in users:
-                row = index_model.user_index.get(user)
+                row = index_model.user_index_.get(user)
                 started = time.perf_counter()
                 ids, _ = model.recommend(row, user_items[row], N=k, filter_already_liked_items=True)
                 times.append(time.perf_counter() - started)

@@ -32,9 +32,9 @@ def print_model(model: "SegmentModel") -> None:
 
 
 def build_and_store(args: argparse.Namespace) -> Optional["SegmentModel"]:
-    """Build segments from the shop database at DATABASE_URL, store every customer's, save the model."""
-    from knowledge.demo_store import generate_products
-    from knowledge.segments import build_segments, store_segments
+    """Build segments from the shop database at DATABASE_URL and the live graph's catalog; store and save them."""
+    from knowledge.segments import build_segments_from_graph, store_segments
+    from knowledge.shop import Shop
     from knowledge.shopdb import connect
 
     settings = get_settings()
@@ -43,9 +43,9 @@ def build_and_store(args: argparse.Namespace) -> Optional["SegmentModel"]:
         if db.is_empty():
             say(f"the shop database at {db.url} holds no customers or orders (run `shopbot shop generate`)")
             return None
-        say(f"building shopper segments from {db.url}")
-        products = generate_products(*([args.catalog_seed] if args.catalog_seed is not None else []))
-        model = build_segments(db, products, _k_range(args), args.seed, settings.currency, progress=say)
+        say(f"building shopper segments from {db.url} and the catalog at {settings.sparql_query_url}")
+        kg = Shop.from_settings(settings).kg
+        model = build_segments_from_graph(db, kg, _k_range(args), args.seed, settings.currency, progress=say)
         rows = store_segments(db, model)
     finally:
         db.dispose()
@@ -56,8 +56,13 @@ def build_and_store(args: argparse.Namespace) -> Optional["SegmentModel"]:
 
 def cmd_segments_build(args: argparse.Namespace) -> int:
     """Build, store and print the shopper segments of the shop database."""
+    from knowledge.sparql import KnowledgeGraphUnavailable
+
     try:
         model = build_and_store(args)
+    except KnowledgeGraphUnavailable as error:
+        say(f"error: the knowledge graph is unreachable ({error}); start it with `shopbot kg serve`")
+        return 2
     except ValueError as error:
         say(f"error: {error}")
         return 2
@@ -77,9 +82,11 @@ def cmd_segments_report(args: argparse.Namespace) -> int:
         say(f"loading segments from {path}")
         model: Optional[SegmentModel] = SegmentModel.load(path)
     else:
+        from knowledge.sparql import KnowledgeGraphUnavailable
+
         try:
             model = build_and_store(args)
-        except ValueError as error:
+        except (KnowledgeGraphUnavailable, ValueError) as error:
             say(f"error: {error}")
             return 2
         if model is None:
@@ -120,18 +127,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _shop(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model file (default: SHOPBOT_VAR_DIR/models/segments.npz)")
-    parser.add_argument(
-        "--catalog-seed", type=int,
-        help="seed the catalog was generated with, `shopbot data generate --seed` (default: the demo catalog's)",
-    )
 
 
 def register(subcommands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add ``segments build``, ``segments report`` and ``segments evaluate`` to the shopbot command parsers."""
+    """Add ``segments build|report|evaluate`` and the segment-targeted ``campaign`` commands to the shopbot parsers."""
+    from bot.cli_campaigns import register as register_campaigns
+
+    register_campaigns(subcommands)
     segments = subcommands.add_parser("segments", help="K-means shopper segments").add_subparsers(
         dest="sub", required=True, metavar="SUB"
     )
-    build = segments.add_parser("build", help="segment the customers at DATABASE_URL and store each one's segment")
+    build = segments.add_parser(
+        "build", help="segment the customers at DATABASE_URL against the live graph's catalog; store each one's segment"
+    )
     _common(build)
     _shop(build)
     build.set_defaults(func=cmd_segments_build)

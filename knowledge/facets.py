@@ -79,6 +79,10 @@ def _known(values: list[str], lookup: Callable[[str], Optional[str]]) -> Optiona
 
 def request_from(entities: list[dict], vocabulary: Vocabulary) -> SearchRequest:
     """What the entities of one message ask of a search; values the catalog doesn't know are dropped."""
+    names = [(e["start"], e["end"]) for e in entities if e.get("entity") == "product"
+             and isinstance(e.get("start"), int) and isinstance(e.get("end"), int)]
+    entities = [e for e in entities if e.get("entity") != "price" or not isinstance(e.get("start"), int)
+                or not any(a <= e["start"] < b for a, b in names)]  # the "2" of "Trailblazer 2" is no budget
     low = decimal_of((_values(entities, "price", "min") or [None])[0])
     high = decimal_of((_values(entities, "price", "max") or [None])[0])
     unnamed = decimal_of((_values(entities, "price") or [None])[0])

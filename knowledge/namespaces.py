@@ -13,6 +13,7 @@ PRODUCT = Namespace("https://shop.example/product/")
 BRAND = Namespace("https://shop.example/brand/")
 CATEGORY = Namespace("https://shop.example/category/")
 POLICY = Namespace("https://shop.example/policy/")
+CAMPAIGN = Namespace("https://shop.example/campaign/")
 
 PREFIXES = {
     "rdf": RDF,
@@ -24,6 +25,7 @@ PREFIXES = {
     "brand": BRAND,
     "cat": CATEGORY,
     "policy": POLICY,
+    "campaign": CAMPAIGN,
 }
 
 PRODUCT_ID = re.compile(r"P\d{4,7}")

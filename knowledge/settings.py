@@ -62,8 +62,12 @@ class Settings:
     staff_sparql_bytes: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MAX_BYTES", "2000000")))
     staff_sparql_seconds: float = field(default_factory=lambda: float(_env("STAFF_SPARQL_SECONDS", "15")))
     staff_sparql_memory_mb: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MEMORY_MB", "2048")))
+    campaign_holdout: float = field(default_factory=lambda: float(_env("SHOPBOT_CAMPAIGN_HOLDOUT", "0.10")))
+    recommend_min_history: int = field(default_factory=lambda: int(_env("SHOPBOT_RECOMMEND_MIN_HISTORY", "3")))
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.campaign_holdout <= 0.9:
+            raise ValueError(f"SHOPBOT_CAMPAIGN_HOLDOUT must be between 0 and 0.9, not {self.campaign_holdout}")
         base = f"http://127.0.0.1:{self.oxigraph_port}"
         if not self.sparql_query_url:
             object.__setattr__(self, "sparql_query_url", f"{base}/query")
@@ -161,6 +165,7 @@ class Settings:
             "SHOPBOT_PUBLIC_URL": self.public_url,
             "RASA_PUBLIC_URL": self.rasa_public_url,
             "SHOPBOT_STORE_DIR": str(self.store_dir),
+            "SHOPBOT_VAR_DIR": str(self.var_dir),  # the action server reads the models the stack trained
             "SHOPBOT_CURRENCY": self.currency,
             "RASA_HOST": self.rasa_host,
             "ACTION_HOST": self.action_host,
@@ -174,6 +179,8 @@ class Settings:
             "STAFF_SPARQL_MAX_BYTES": str(self.staff_sparql_bytes),
             "STAFF_SPARQL_SECONDS": str(self.staff_sparql_seconds),
             "STAFF_SPARQL_MEMORY_MB": str(self.staff_sparql_memory_mb),
+            "SHOPBOT_CAMPAIGN_HOLDOUT": str(self.campaign_holdout),
+            "SHOPBOT_RECOMMEND_MIN_HISTORY": str(self.recommend_min_history),
         }
 
     def secret_env(self, *purposes: str) -> dict[str, str]:

@@ -94,6 +94,7 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
     from bot.web.admin import admin
     from bot.web.api import api
     from bot.web.auth import LoginLimiter, trusted_networks
+    from bot.web.campaigns import campaigns, greetings
     from bot.web.shopper import shopper
     from bot.web.store import store
 
@@ -114,6 +115,8 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
     app.blueprint(shopper)
     app.blueprint(admin)
     app.blueprint(api)
+    app.blueprint(campaigns)
+    app.blueprint(greetings)
 
     @app.before_server_start
     async def open_backends(app: Sanic, _loop: Any) -> None:

@@ -93,12 +93,16 @@ async def signin(request: Request) -> HTTPResponse:
     demo = await blocking(list_customers, request.app.ctx.db, DEMO_CUSTOMERS)
     if not isinstance(customer, str) or customer not in {c.id for c in demo}:
         return response.json({"error": "pick one of the demo customers"}, status=400)
-    now = int(time.time())
-    cookie = jwt.encode({"sub": customer, "aud": STORE_AUDIENCE, "iat": now, "exp": now + SIGNIN_DAYS * 86400},
-                        settings.secret("shopper-token"), algorithm=ALGORITHM)
     reply = _no_store(response.json({"customer": customer}))
-    _set(reply, cookie, settings, SIGNIN_DAYS * 86400)
+    _set(reply, signin_cookie(customer, settings), settings, SIGNIN_DAYS * 86400)
     return reply
+
+
+def signin_cookie(customer: str, settings: Settings) -> str:
+    """The value of the store's sign-in cookie for a customer (what the shop's own login would set)."""
+    now = int(time.time())
+    return jwt.encode({"sub": customer, "aud": STORE_AUDIENCE, "iat": now, "exp": now + SIGNIN_DAYS * 86400},
+                      settings.secret("shopper-token"), algorithm=ALGORITHM)
 
 
 @shopper.post("/account/signout", name="signout")

@@ -7,35 +7,46 @@ Every model follows one interface (see :class:`~knowledge.recommend.base.Recomme
     model.save("var/models/itemknn.npz"); same = load_model("var/models/itemknn.npz")
 """
 
+from knowledge.recommend.als import ImplicitALS, MissingDependency, als_available
 from knowledge.recommend.base import (
     IdIndex,
     InteractionArrays,
     NotFittedError,
     Recommender,
     as_arrays,
+    clone,
     interaction_matrix,
     load_model,
 )
 from knowledge.recommend.content import ContentBased
+from knowledge.recommend.ease import EASE
 from knowledge.recommend.hybrid import Hybrid
 from knowledge.recommend.itemcf import ImplicitItemCF
 from knowledge.recommend.knn import ItemKNN, UserKNN, pearson_similarity
 from knowledge.recommend.mf import SVD
-from knowledge.recommend.popularity import Popularity
+from knowledge.recommend.popularity import Popularity, TrendingPopularity
+from knowledge.recommend.usercf import ImplicitUserCF
 
 __all__ = [
+    "EASE",
     "ContentBased",
     "Hybrid",
     "IdIndex",
+    "ImplicitALS",
     "ImplicitItemCF",
+    "ImplicitUserCF",
     "InteractionArrays",
     "ItemKNN",
+    "MissingDependency",
     "NotFittedError",
     "Popularity",
     "Recommender",
     "SVD",
+    "TrendingPopularity",
     "UserKNN",
+    "als_available",
     "as_arrays",
+    "clone",
     "interaction_matrix",
     "load_model",
     "pearson_similarity",

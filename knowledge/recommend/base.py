@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 
 Interaction = tuple[str, str, float]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -26,7 +28,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: Every concrete recommender class by name, filled by ``Recommender.__init_subclass__`` (for loading).
 MODEL_CLASSES: dict[str, type["Recommender"]] = {}
 
-_FORMAT_VERSION = 1
+#: 2: fitted attributes end in "_" (scikit-learn convention); models saved as format 1 must be retrained.
+_FORMAT_VERSION = 2
 
 
 class NotFittedError(RuntimeError):
@@ -62,12 +65,15 @@ class InteractionArrays(Sequence[Interaction]):
 
     @classmethod
     def from_tuples(cls, interactions: Iterable[Sequence[Any]]) -> "InteractionArrays":
-        """Arrays from ``(user, item, value)`` tuples (a fourth element, if any, is ignored)."""
+        """Arrays from ``(user, item, value)`` tuples; a fourth element on every row is its time (unix seconds or datetime)."""
         rows = list(interactions)
         if not rows:
             return cls(np.array([], dtype="U1"), np.array([], dtype="U1"), np.array([], dtype=np.float64))
         users, items, values = zip(*((row[0], row[1], row[2]) for row in rows))
-        return cls(_str_array(users), _str_array(items), np.asarray(values, dtype=np.float64))
+        timestamps = None
+        if all(len(row) > 3 and row[3] is not None for row in rows):
+            timestamps = unix_seconds([row[3] for row in rows])
+        return cls(_str_array(users), _str_array(items), np.asarray(values, dtype=np.float64), timestamps)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -84,6 +90,14 @@ class InteractionArrays(Sequence[Interaction]):
         """The interactions at these positions (a boolean mask, an index array or a slice)."""
         ts = None if self.timestamps is None else self.timestamps[index]
         return InteractionArrays(self.users[index], self.items[index], self.values[index], ts)
+
+
+def unix_seconds(times: Sequence[Any]) -> np.ndarray:
+    """Times (datetimes, ``datetime64`` or numbers of seconds) as float unix seconds."""
+    array = np.asarray(times)
+    if array.dtype.kind in "iuf":
+        return array.astype(np.float64)
+    return array.astype("datetime64[s]").astype(np.int64).astype(np.float64)
 
 
 def as_arrays(interactions: Union[InteractionArrays, Iterable[Sequence[Any]]]) -> InteractionArrays:
@@ -174,8 +188,12 @@ def row_slice(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
 # --- the interface --------------------------------------------------------------------------------
 
 
-class Recommender:
-    """Base class: fit on (user, item, value) interactions, predict, recommend, save and load."""
+class Recommender(BaseEstimator):
+    """Base class: fit on (user, item, value) interactions, predict, recommend, save and load.
+
+    As in scikit-learn, ``__init__`` only stores its arguments (``get_params``/``set_params`` come from
+    ``BaseEstimator``) and everything ``fit`` learns ends in ``_`` (``matrix_``, ``user_index_`` ...).
+    """
 
     #: Attribute names of fitted numpy arrays / sparse matrices that ``save`` stores (besides the base ones).
     _array_attrs: ClassVar[tuple[str, ...]] = ()
@@ -185,36 +203,24 @@ class Recommender:
     predicts_ratings: ClassVar[bool] = True
     #: How repeated (user, item) pairs are combined when building the matrix.
     _aggregate: ClassVar[str] = "mean"
-    _base_arrays: ClassVar[tuple[str, ...]] = ("matrix", "user_means", "item_means", "item_popularity")
-    _base_scalars: ClassVar[tuple[str, ...]] = ("global_mean", "value_min", "value_max")
+    _base_arrays: ClassVar[tuple[str, ...]] = ("matrix_", "user_means_", "item_means_", "item_popularity_")
+    _base_scalars: ClassVar[tuple[str, ...]] = ("global_mean_", "value_min_", "value_max_")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         MODEL_CLASSES[cls.__name__] = cls
-
-    # parameters, in the style of scikit-learn: every __init__ argument is an attribute of that name
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments of this model."""
-        import inspect
-
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
 
     @classmethod
     def _from_params(cls, params: dict[str, Any]) -> "Recommender":
         """An unfitted model from saved constructor arguments."""
         return cls(**params)
 
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
-
     # --- fitting --------------------------------------------------------------------------------
 
     @property
     def is_fitted(self) -> bool:
         """Whether ``fit`` (or ``load``) has run."""
-        return getattr(self, "matrix", None) is not None
+        return getattr(self, "matrix_", None) is not None
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
@@ -231,23 +237,23 @@ class Recommender:
         """Index the ids, build the users × items matrix and the fallback statistics."""
         if len(data) == 0:
             raise ValueError("cannot fit on no interactions")
-        self.user_index = IdIndex(data.users)
+        self.user_index_ = IdIndex(data.users)
         items = data.items if extra_items is None else np.concatenate([data.items, _str_array(extra_items)])
-        self.item_index = IdIndex(items)
-        rows = self.user_index.encode(data.users)
-        cols = self.item_index.encode(data.items)
-        shape = (len(self.user_index), len(self.item_index))
-        self.matrix = interaction_matrix(rows, cols, data.values, shape, self._aggregate)
-        values = self.matrix.data
-        self.global_mean = float(values.mean())
-        self.value_min, self.value_max = float(values.min()), float(values.max())
-        counts_u = np.diff(self.matrix.indptr)
-        sums_u = np.asarray(self.matrix.sum(axis=1)).ravel()
-        self.user_means = np.where(counts_u > 0, sums_u / np.maximum(counts_u, 1), self.global_mean)
-        counts_i = np.bincount(self.matrix.indices, minlength=shape[1])
-        sums_i = np.bincount(self.matrix.indices, weights=values, minlength=shape[1])
-        self.item_means = np.where(counts_i > 0, sums_i / np.maximum(counts_i, 1), self.global_mean)
-        self.item_popularity = counts_i.astype(np.float64)
+        self.item_index_ = IdIndex(items)
+        rows = self.user_index_.encode(data.users)
+        cols = self.item_index_.encode(data.items)
+        shape = (len(self.user_index_), len(self.item_index_))
+        self.matrix_ = interaction_matrix(rows, cols, data.values, shape, self._aggregate)
+        values = self.matrix_.data
+        self.global_mean_ = float(values.mean())
+        self.value_min_, self.value_max_ = float(values.min()), float(values.max())
+        counts_u = np.diff(self.matrix_.indptr)
+        sums_u = np.asarray(self.matrix_.sum(axis=1)).ravel()
+        self.user_means_ = np.where(counts_u > 0, sums_u / np.maximum(counts_u, 1), self.global_mean_)
+        counts_i = np.bincount(self.matrix_.indices, minlength=shape[1])
+        sums_i = np.bincount(self.matrix_.indices, weights=values, minlength=shape[1])
+        self.item_means_ = np.where(counts_i > 0, sums_i / np.maximum(counts_i, 1), self.global_mean_)
+        self.item_popularity_ = counts_i.astype(np.float64)
 
     def _fit(self, data: InteractionArrays, **kwargs: Any) -> None:
         """Model-specific fitting, after ``_fit_base``."""
@@ -256,16 +262,16 @@ class Recommender:
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Predictions for known user and item ints (subclasses override)."""
-        return self.item_means[items]
+        return self.item_means_[items]
 
     def _scores(self, user: int) -> np.ndarray:
         """Ranking scores of every item for a known user int (default: predictions for all items)."""
-        items = np.arange(len(self.item_index))
+        items = np.arange(len(self.item_index_))
         return self._predict_known(np.full(len(items), user), items)
 
     def _fallback_scores(self, user: Optional[str]) -> np.ndarray:
         """Scores for a user the model cannot personalise for: item popularity."""
-        return self.item_popularity.astype(np.float64)
+        return self.item_popularity_.astype(np.float64)
 
     def predict(self, user: Any, item: Any) -> float:
         """The predicted value of ``item`` for ``user`` (fallbacks for unknown ids)."""
@@ -274,14 +280,14 @@ class Recommender:
     def predict_many(self, users: Iterable[Any], items: Iterable[Any]) -> np.ndarray:
         """Predictions for parallel sequences of user and item ids, vectorised."""
         self._check_fitted()
-        u = self.user_index.encode(users)
-        i = self.item_index.encode(items)
-        out = np.full(len(u), self.global_mean, dtype=np.float64)
+        u = self.user_index_.encode(users)
+        i = self.item_index_.encode(items)
+        out = np.full(len(u), self.global_mean_, dtype=np.float64)
         known_u, known_i = u >= 0, i >= 0
         only_i = ~known_u & known_i
-        out[only_i] = self.item_means[i[only_i]]
+        out[only_i] = self.item_means_[i[only_i]]
         only_u = known_u & ~known_i
-        out[only_u] = self.user_means[u[only_u]]
+        out[only_u] = self.user_means_[u[only_u]]
         both = known_u & known_i
         if both.any():
             out[both] = self._predict_known(u[both], i[both])
@@ -290,19 +296,19 @@ class Recommender:
     def scores(self, user: Any) -> np.ndarray:
         """Ranking scores of every item (in ``item_index`` order) for a user; popularity if unknown."""
         self._check_fitted()
-        u = self.user_index.get(user)
+        u = self.user_index_.get(user)
         return self._scores(u) if u >= 0 else self._fallback_scores(user)
 
     def seen_items(self, user: Any) -> np.ndarray:
         """Item ints the user interacted with in the training data."""
-        u = self.user_index.get(user)
-        return row_slice(self.matrix, u)[0] if u >= 0 else np.array([], dtype=np.int64)
+        u = self.user_index_.get(user)
+        return row_slice(self.matrix_, u)[0] if u >= 0 else np.array([], dtype=np.int64)
 
     def recommend(self, user: Any, n: int = 10, exclude_seen: bool = True) -> list[tuple[str, float]]:
         """The ``n`` best items for ``user`` with their scores, best first."""
         scores = self.scores(user)
         best = top_n(scores, n, self.seen_items(user) if exclude_seen else None)
-        return list(zip(self.item_index.decode(best), scores[best].tolist()))
+        return list(zip(self.item_index_.decode(best), scores[best].tolist()))
 
     def similar_items(self, item: Any, n: int = 10) -> list[tuple[str, float]]:
         """The ``n`` items most similar to ``item`` (models without item similarities raise)."""
@@ -310,17 +316,21 @@ class Recommender:
 
     # --- saving and loading -----------------------------------------------------------------
 
+    def _saved_params(self) -> dict[str, Any]:
+        """The constructor arguments written to a saved model's header (JSON values only)."""
+        return self.get_params(deep=False)
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able header and named arrays describing the fitted model."""
         self._check_fitted()
         header: dict[str, Any] = {
             "class": type(self).__name__,
-            "params": self.get_params(),
+            "params": self._saved_params(),
             "scalars": {name: getattr(self, name) for name in self._base_scalars + self._scalar_attrs},
             "sparse": [],
             "none": [],
         }
-        arrays: dict[str, np.ndarray] = {"user_ids": self.user_index.ids, "item_ids": self.item_index.ids}
+        arrays: dict[str, np.ndarray] = {"user_ids": self.user_index_.ids, "item_ids": self.item_index_.ids}
         for name in self._base_arrays + self._array_attrs:
             value = getattr(self, name)
             if value is None:
@@ -338,8 +348,8 @@ class Recommender:
 
     def _set_state(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore what ``_get_state`` described."""
-        self.user_index = IdIndex(arrays["user_ids"])
-        self.item_index = IdIndex(arrays["item_ids"])
+        self.user_index_ = IdIndex(arrays["user_ids"])
+        self.item_index_ = IdIndex(arrays["item_ids"])
         for name, value in header["scalars"].items():
             setattr(self, name, value)
         for name in header["none"]:
@@ -356,14 +366,17 @@ class Recommender:
                 setattr(self, key, value)
 
     def save(self, path: PathLike) -> Path:
-        """Write the fitted model to ``path`` (a ``.npz`` file; the suffix is added if missing)."""
+        """Write the fitted model to ``path`` (a ``.npz`` file; the suffix is added if missing).
+
+        The file is written next to its place and then renamed over it, so a reader (an action server
+        watching the file) never sees half a model.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
         header, arrays = self._get_state()
         header["format"] = _FORMAT_VERSION
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, __header__=np.array(json.dumps(header)), **arrays)
+        write_npz_atomically(path, header, arrays)
         return path
 
     @classmethod
@@ -373,6 +386,26 @@ class Recommender:
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
+
+
+def write_npz_atomically(path: Path, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez_compressed`` of a JSON header and arrays to a temporary file renamed over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.savez_compressed(out, __header__=np.array(json.dumps(header)), **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def clone(model: "Recommender") -> "Recommender":
+    """An unfitted copy of a model with the same parameters (``sklearn.base.clone`` for recommenders)."""
+    from sklearn.base import clone as sklearn_clone
+
+    return sklearn_clone(model)
 
 
 def _read_npz(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -385,6 +418,16 @@ def _read_npz(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if header.get("format") != _FORMAT_VERSION:
         raise ValueError(f"{path}: unsupported model format {header.get('format')!r}")
     return header, arrays
+
+
+def read_header(path: PathLike) -> dict[str, Any]:
+    """The JSON header of a saved model (ValueError for another format), without loading its arrays."""
+    path = Path(path)
+    with np.load(path, allow_pickle=False) as npz:
+        header = json.loads(str(npz["__header__"]))
+    if header.get("format") != _FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported model format {header.get('format')!r}")
+    return header
 
 
 def model_from_state(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Recommender:

@@ -96,7 +96,7 @@ class ContentBased(Recommender):
     """Cosine between a user's profile (weighted mean of their items' attribute vectors) and each item."""
 
     predicts_ratings = False
-    _array_attrs = ("item_vectors",)
+    _array_attrs = ("item_vectors_",)
     _aggregate = "sum"
 
     def __init__(
@@ -114,7 +114,6 @@ class ContentBased(Recommender):
         self.categorical_weight = categorical_weight
         self.text_weight = text_weight
         self.max_text_features = max_text_features
-        self.matrix = None
 
     def fit(  # type: ignore[override]
         self,
@@ -129,8 +128,8 @@ class ContentBased(Recommender):
         return super().fit(interactions, extra_items=list(features), item_features=features, **kwargs)  # type: ignore[return-value]
 
     def _fit(self, data: InteractionArrays, item_features: Mapping[str, Mapping[str, Any]] = None, **kwargs: Any) -> None:
-        self.item_vectors = item_feature_matrix(
-            self.item_index.ids.tolist(),
+        self.item_vectors_ = item_feature_matrix(
+            self.item_index_.ids.tolist(),
             item_features or {},
             self.price_bands,
             self.categorical_weight,
@@ -140,35 +139,35 @@ class ContentBased(Recommender):
 
     def _weights(self, users: np.ndarray) -> sp.csr_matrix:
         """The profile weights of these users' interactions (rows of a users × items matrix)."""
-        x = self.matrix[users]
+        x = self.matrix_[users]
         if self.weighting == "binary":
             x.data = np.ones_like(x.data)
         elif self.weighting == "log":
             x.data = np.log1p(np.maximum(x.data, 0.0))
         elif self.weighting == "centred":
-            x.data = x.data - np.repeat(self.user_means[users], np.diff(x.indptr))
+            x.data = x.data - np.repeat(self.user_means_[users], np.diff(x.indptr))
         return x
 
     def profiles(self, users: np.ndarray) -> sp.csr_matrix:
         """L2-normalised profile vectors of these user ints (weighted mean of their item vectors)."""
-        return normalize(self._weights(users) @ self.item_vectors)
+        return normalize(self._weights(users) @ self.item_vectors_)
 
     def _scores(self, user: int) -> np.ndarray:
         profile = self.profiles(np.array([user]))
-        return np.asarray((self.item_vectors @ profile.T).todense()).ravel()
+        return np.asarray((self.item_vectors_ @ profile.T).todense()).ravel()
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         unique, inverse = np.unique(users, return_inverse=True)
         profiles = self.profiles(unique)[inverse]
-        return np.asarray(profiles.multiply(self.item_vectors[items]).sum(axis=1)).ravel()
+        return np.asarray(profiles.multiply(self.item_vectors_[items]).sum(axis=1)).ravel()
 
     def similar_items(self, item: Any, n: int = 10) -> list[tuple[str, float]]:
         """The ``n`` items whose attribute vectors have the highest cosine with ``item``'s."""
         self._check_fitted()
-        i = self.item_index.get(item)
+        i = self.item_index_.get(item)
         if i < 0:
             return []
-        sims = np.asarray((self.item_vectors @ self.item_vectors[i].T).todense()).ravel()
+        sims = np.asarray((self.item_vectors_ @ self.item_vectors_[i].T).todense()).ravel()
         sims[sims <= 0] = -np.inf
         best = top_n(sims, n, np.array([i]))
-        return list(zip(self.item_index.decode(best), sims[best].tolist()))
+        return list(zip(self.item_index_.decode(best), sims[best].tolist()))

@@ -76,13 +76,21 @@ class RetailData:
         return RetailData(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
 
     def interactions(self) -> InteractionArrays:
-        """One (customer, item, number of invoices with that item) interaction per pair bought."""
+        """One (customer, item, number of invoices with that item) interaction per pair bought, timed by its last purchase."""
         customer_ids, customers = np.unique(self.customers, return_inverse=True)
         item_ids, items = np.unique(self.items, return_inverse=True)
         invoices = np.unique(self.invoices, return_inverse=True)[1]
         lines = np.unique(np.stack([customers, items, invoices], axis=1), axis=0)  # one row per invoice line
         pairs, counts = np.unique(lines[:, :2], axis=0, return_counts=True)
-        return InteractionArrays(customer_ids[pairs[:, 0]], item_ids[pairs[:, 1]], counts.astype(np.float64))
+        seconds = self.dates.astype("datetime64[s]").astype(np.int64)
+        pair_of_row = np.searchsorted(
+            pairs[:, 0] * len(item_ids) + pairs[:, 1], customers.astype(np.int64) * len(item_ids) + items
+        )
+        last = np.full(len(pairs), np.iinfo(np.int64).min)
+        np.maximum.at(last, pair_of_row, seconds)
+        return InteractionArrays(
+            customer_ids[pairs[:, 0]], item_ids[pairs[:, 1]], counts.astype(np.float64), last.astype(np.float64)
+        )
 
     def item_features(self) -> dict[str, dict[str, Any]]:
         """Per stock code: its most recent description, median unit price and stock-code family."""
@@ -355,7 +363,7 @@ def evaluate_explicit(
                 "predict_seconds": predict_s,
             }
             if number == 1:
-                scores["recommend_ms"] = _median_recommend_ms(model, model.user_index.ids[:100].tolist())
+                scores["recommend_ms"] = _median_recommend_ms(model, model.user_index_.ids[:100].tolist())
             for key, value in scores.items():
                 per_algo[name].setdefault(key, []).append(value)
             _say(progress, f"fold {number}/{folds} {name}: rmse {scores['rmse']:.4f} mae {scores['mae']:.4f} "

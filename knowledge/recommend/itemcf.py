@@ -37,16 +37,27 @@ def tfidf_weight(item_users: sp.csr_matrix) -> sp.csr_matrix:
     return x
 
 
-def top_k_similarities(vectors: sp.csr_matrix, k: int, block_cells: int = 4_000_000) -> sp.csr_matrix:
-    """Row × row dot products keeping each row's ``k`` largest positive values (self excluded), as CSR."""
-    vectors = sp.csr_matrix(vectors)
-    n = vectors.shape[0]
+def top_k_similarities(
+    vectors: sp.csr_matrix, k: int, block_cells: int = 4_000_000, pearson: bool = False
+) -> sp.csr_matrix:
+    """Row × row dot products (or, with ``pearson``, Pearson correlations over every column) keeping each row's
+    ``k`` largest positive values (self excluded), as CSR."""
+    vectors = sp.csr_matrix(vectors, dtype=np.float64)
+    n, columns = vectors.shape
     transposed = vectors.T.tocsr()
+    if pearson:  # r = (Σxy − m·x̄·ȳ) / (√(Σx² − m·x̄²) · √(Σy² − m·ȳ²)), m columns, zeros included
+        means = np.asarray(vectors.sum(axis=1)).ravel() / max(columns, 1)
+        squares = np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()
+        spread = np.sqrt(np.maximum(squares - columns * means**2, 0.0))
     block = max(1, block_cells // max(n, 1))
     rows_out, cols_out, vals_out = [], [], []
     for first in range(0, n, block):  # a block of rows at a time: dense (block × n), bounded memory
         last = min(n, first + block)
         dense = (vectors[first:last] @ transposed).toarray()
+        if pearson:
+            scale = np.outer(spread[first:last], spread)
+            dense = np.divide(dense - columns * np.outer(means[first:last], means), scale,
+                              out=np.zeros_like(dense), where=scale > 0)
         dense[np.arange(last - first), np.arange(first, last)] = 0.0
         kk = min(k, n - 1)
         if kk <= 0:
@@ -67,57 +78,72 @@ def top_k_similarities(vectors: sp.csr_matrix, k: int, block_cells: int = 4_000_
 
 
 class ImplicitItemCF(Recommender):
-    """Item-item cosine CF on a purchase matrix (binarised or weighted, optional BM25/TF-IDF), k neighbours."""
+    """Item-item CF on a purchase matrix (binarised or weighted, optional BM25/TF-IDF), k neighbours.
+
+    ``similarity`` is ``cosine`` or ``pearson`` (the correlation of two items' buyer vectors over every
+    user, non-buyers counting 0: Pearson's formula where every user "rated" every item 0 or 1).
+    """
 
     predicts_ratings = False
-    _array_attrs = ("similarities",)
+    _array_attrs = ("similarities_",)
     _aggregate = "sum"
 
     def __init__(
-        self, k: int = 200, weighting: str = "bm25", binarize: bool = True, bm25_k1: float = 1.2, bm25_b: float = 0.75
+        self,
+        k: int = 200,
+        weighting: str = "bm25",
+        binarize: bool = True,
+        bm25_k1: float = 1.2,
+        bm25_b: float = 0.75,
+        similarity: str = "cosine",
     ) -> None:
-        if weighting not in {"none", "bm25", "tfidf"}:
-            raise ValueError(f"weighting must be none, bm25 or tfidf, not {weighting!r}")
         self.k = k
         self.weighting = weighting
         self.binarize = binarize
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
-        self.matrix = None
+        self.similarity = similarity
 
     def _user_weights(self) -> sp.csr_matrix:
         """The users × items matrix the scores are computed from (binarised when asked)."""
         if not self.binarize:
-            return self.matrix
-        x = self.matrix.copy()
+            return self.matrix_
+        x = self.matrix_.copy()
         x.data = np.ones_like(x.data)
         return x
 
     def _fit(self, data: InteractionArrays, **kwargs: Any) -> None:
+        if self.weighting not in {"none", "bm25", "tfidf"}:
+            raise ValueError(f"weighting must be none, bm25 or tfidf, not {self.weighting!r}")
+        if self.similarity not in {"cosine", "pearson"}:
+            raise ValueError(f"similarity must be cosine or pearson, not {self.similarity!r}")
         item_users = self._user_weights().T.tocsr()
         if self.weighting == "bm25":
             item_users = bm25_weight(item_users, self.bm25_k1, self.bm25_b)
         elif self.weighting == "tfidf":
             item_users = tfidf_weight(item_users)
-        self.similarities = top_k_similarities(normalize(item_users), self.k)
+        if self.similarity == "pearson":
+            self.similarities_ = top_k_similarities(item_users, self.k, pearson=True)
+        else:
+            self.similarities_ = top_k_similarities(normalize(item_users), self.k)
 
     def _scores(self, user: int) -> np.ndarray:
-        items, values = row_slice(self.matrix, user)
+        items, values = row_slice(self.matrix_, user)
         if self.binarize:
             values = np.ones_like(values)
-        return np.asarray(self.similarities[items].T @ values).ravel()
+        return np.asarray(self.similarities_[items].T @ values).ravel()
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         weights = self._user_weights()[users]  # one row per pair
-        sims = self.similarities[:, items].T.tocsr()  # row p: sim(j, items[p]) for every j
+        sims = self.similarities_[:, items].T.tocsr()  # row p: sim(j, items[p]) for every j
         return np.asarray(weights.multiply(sims).sum(axis=1)).ravel()
 
     def similar_items(self, item: Any, n: int = 10) -> list[tuple[str, float]]:
         """The ``n`` nearest neighbours of ``item`` by cosine of its buyers."""
         self._check_fitted()
-        i = self.item_index.get(item)
+        i = self.item_index_.get(item)
         if i < 0:
             return []
-        cols, vals = row_slice(self.similarities, i)
+        cols, vals = row_slice(self.similarities_, i)
         best = top_n(vals, n)
-        return list(zip(self.item_index.decode(cols[best]), vals[best].tolist()))
+        return list(zip(self.item_index_.decode(cols[best]), vals[best].tolist()))

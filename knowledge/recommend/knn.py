@@ -107,7 +107,7 @@ def _group_starts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 class _PearsonKNN(Recommender):
     """What user- and item-based Pearson KNN share."""
 
-    _array_attrs = ("similarities",)
+    _array_attrs = ("similarities_",)
     _aggregate = "mean"
 
     def __init__(
@@ -118,16 +118,15 @@ class _PearsonKNN(Recommender):
         self.shrinkage = shrinkage
         self.positive_only = positive_only
         self.min_k = min_k
-        self.matrix = None
 
     def _clip(self, values: np.ndarray) -> np.ndarray:
-        return np.clip(values, self.value_min, self.value_max)
+        return np.clip(values, self.value_min_, self.value_max_)
 
     def _deviations(self) -> sp.csr_matrix:
         """Users × items, r_ui minus the user's (user-based) or the item's (item-based) mean."""
         cached = getattr(self, "_dev_cache", None)
-        if cached is None or cached[0] is not self.matrix:
-            cached = (self.matrix, self._make_deviations())
+        if cached is None or cached[0] is not self.matrix_:
+            cached = (self.matrix_, self._make_deviations())
             self._dev_cache = cached
         return cached[1]
 
@@ -142,11 +141,11 @@ class UserKNN(_PearsonKNN):
     max_pool = 2000
 
     def _fit(self, data: InteractionArrays, **kwargs: Any) -> None:
-        sims, common = pearson_similarity(self.matrix, self.user_means)
-        self.similarities = adjust_similarities(sims, common, self.shrinkage, self.min_support)
+        sims, common = pearson_similarity(self.matrix_, self.user_means_)
+        self.similarities_ = adjust_similarities(sims, common, self.shrinkage, self.min_support)
 
     def _make_deviations(self) -> sp.csr_matrix:
-        return centred(self.matrix, self.user_means)
+        return centred(self.matrix_, self.user_means_)
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         by_item = self._deviations().tocsc()
@@ -159,21 +158,21 @@ class UserKNN(_PearsonKNN):
             a, b = by_item.indptr[item], by_item.indptr[item + 1]
             raters, deviations = by_item.indices[a:b], by_item.data[a:b]
             if len(raters) == 0:
-                out[rows] = self.user_means[us]
+                out[rows] = self.user_means_[us]
                 continue
-            sims = self.similarities[np.ix_(us, raters)]
+            sims = self.similarities_[np.ix_(us, raters)]
             sims = np.where(raters[None, :] == us[:, None], -np.inf, sims)  # never one's own rating
-            out[rows] = self.user_means[us] + knn_deviation(sims, deviations, self.k, self.positive_only, self.min_k)
+            out[rows] = self.user_means_[us] + knn_deviation(sims, deviations, self.k, self.positive_only, self.min_k)
         return self._clip(out)
 
     def _scores(self, user: int) -> np.ndarray:
-        sims = self.similarities[user]
+        sims = self.similarities_[user]
         pool = np.flatnonzero(sims > 0) if self.positive_only else np.flatnonzero(np.arange(len(sims)) != user)
         if len(pool) > self.max_pool:
             pool = pool[np.argpartition(-sims[pool], self.max_pool - 1)[: self.max_pool]]
-        n_items = self.matrix.shape[1]
+        n_items = self.matrix_.shape[1]
         if len(pool) == 0:
-            return np.full(n_items, self.user_means[user])
+            return np.full(n_items, self.user_means_[user])
         deviations = self._deviations()[pool]
         out = np.empty(n_items, dtype=np.float64)
         block = max(1, 2_000_000 // len(pool))
@@ -183,28 +182,28 @@ class UserKNN(_PearsonKNN):
             candidate = sp.csr_matrix((np.ones(part.nnz), part.indices, part.indptr), shape=part.shape).toarray() > 0
             w = np.where(candidate, sims[pool][:, None], -np.inf)
             out[first : first + block] = knn_deviation(w, dense_dev, self.k, self.positive_only, self.min_k, axis=0)
-        return self._clip(self.user_means[user] + out)
+        return self._clip(self.user_means_[user] + out)
 
     def similar_users(self, user: Any, n: int = 10) -> list[tuple[str, float]]:
         """The ``n`` users most similar to ``user`` (positive similarity only)."""
         self._check_fitted()
-        u = self.user_index.get(user)
+        u = self.user_index_.get(user)
         if u < 0:
             return []
-        sims = np.where(self.similarities[u] > 0, self.similarities[u], -np.inf)
+        sims = np.where(self.similarities_[u] > 0, self.similarities_[u], -np.inf)
         best = top_n(sims, n, np.array([u]))
-        return list(zip(self.user_index.decode(best), sims[best].tolist()))
+        return list(zip(self.user_index_.decode(best), sims[best].tolist()))
 
 
 class ItemKNN(_PearsonKNN):
     """Item-based CF: Pearson similarity between items, k nearest items the user rated, mean-centred prediction."""
 
     def _fit(self, data: InteractionArrays, **kwargs: Any) -> None:
-        sims, common = pearson_similarity(self.matrix.T.tocsr(), self.item_means)
-        self.similarities = adjust_similarities(sims, common, self.shrinkage, self.min_support)
+        sims, common = pearson_similarity(self.matrix_.T.tocsr(), self.item_means_)
+        self.similarities_ = adjust_similarities(sims, common, self.shrinkage, self.min_support)
 
     def _make_deviations(self) -> sp.csr_matrix:
-        by_item = centred(self.matrix.T.tocsr(), self.item_means)
+        by_item = centred(self.matrix_.T.tocsr(), self.item_means_)
         return by_item.T.tocsr()
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -217,26 +216,26 @@ class ItemKNN(_PearsonKNN):
             its = items[rows]
             rated, devs = row_slice(deviations, user)
             if len(rated) == 0:
-                out[rows] = self.item_means[its]
+                out[rows] = self.item_means_[its]
                 continue
-            sims = self.similarities[np.ix_(its, rated)]
+            sims = self.similarities_[np.ix_(its, rated)]
             sims = np.where(rated[None, :] == its[:, None], -np.inf, sims)
-            out[rows] = self.item_means[its] + knn_deviation(sims, devs, self.k, self.positive_only, self.min_k)
+            out[rows] = self.item_means_[its] + knn_deviation(sims, devs, self.k, self.positive_only, self.min_k)
         return self._clip(out)
 
     def _scores(self, user: int) -> np.ndarray:
         rated, devs = row_slice(self._deviations(), user)
         if len(rated) == 0:
-            return self.item_means.copy()
-        sims = self.similarities[:, rated]
-        return self._clip(self.item_means + knn_deviation(sims, devs, self.k, self.positive_only, self.min_k))
+            return self.item_means_.copy()
+        sims = self.similarities_[:, rated]
+        return self._clip(self.item_means_ + knn_deviation(sims, devs, self.k, self.positive_only, self.min_k))
 
     def similar_items(self, item: Any, n: int = 10) -> list[tuple[str, float]]:
         """The ``n`` items with the highest positive Pearson similarity to ``item``."""
         self._check_fitted()
-        i = self.item_index.get(item)
+        i = self.item_index_.get(item)
         if i < 0:
             return []
-        sims = np.where(self.similarities[i] > 0, self.similarities[i], -np.inf)
+        sims = np.where(self.similarities_[i] > 0, self.similarities_[i], -np.inf)
         best = top_n(sims, n, np.array([i]))
-        return list(zip(self.item_index.decode(best), sims[best].tolist()))
+        return list(zip(self.item_index_.decode(best), sims[best].tolist()))

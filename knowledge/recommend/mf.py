@@ -55,8 +55,8 @@ class _ScatterAdd:
 class SVD(Recommender):
     """Biased matrix factorisation (Surprise's SVD model), fitted by mini-batch SGD."""
 
-    _array_attrs = ("user_bias", "item_bias", "user_factors", "item_factors")
-    _scalar_attrs = ("mu",)
+    _array_attrs = ("user_bias_", "item_bias_", "user_factors_", "item_factors_")
+    _scalar_attrs = ("mu_",)
     _aggregate = "mean"
 
     def __init__(
@@ -82,13 +82,12 @@ class SVD(Recommender):
         self.init_std = init_std
         self.batch_size = batch_size
         self.random_state = random_state
-        self.matrix = None
 
     def _fit(self, data: InteractionArrays, **kwargs: Any) -> None:
         rng = np.random.default_rng(self.random_state)
-        coo = self.matrix.tocoo()
+        coo = self.matrix_.tocoo()
         users, items, ratings = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
-        n_users, n_items = self.matrix.shape
+        n_users, n_items = self.matrix_.shape
         f = self.n_factors
         lr, reg = self.lr, self.reg
         lr_b = self.lr if self.lr_bias is None else self.lr_bias
@@ -117,27 +116,27 @@ class SVD(Recommender):
                 p[rows] += lr * sums
                 rows, sums = to_items(ib, grad_q)
                 q[rows] += lr * sums
-        self.mu = mu
-        self.user_bias, self.item_bias = bu, bi
-        self.user_factors, self.item_factors = p, q
+        self.mu_ = mu
+        self.user_bias_, self.item_bias_ = bu, bi
+        self.user_factors_, self.item_factors_ = p, q
 
     def _raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        dots = np.einsum("ij,ij->i", self.user_factors[users], self.item_factors[items])
-        return self.mu + self.user_bias[users] + self.item_bias[items] + dots
+        dots = np.einsum("ij,ij->i", self.user_factors_[users], self.item_factors_[items])
+        return self.mu_ + self.user_bias_[users] + self.item_bias_[items] + dots
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return np.clip(self._raw(users, items), self.value_min, self.value_max)
+        return np.clip(self._raw(users, items), self.value_min_, self.value_max_)
 
     def _scores(self, user: int) -> np.ndarray:
-        return self.mu + self.user_bias[user] + self.item_bias + self.item_factors @ self.user_factors[user]
+        return self.mu_ + self.user_bias_[user] + self.item_bias_ + self.item_factors_ @ self.user_factors_[user]
 
     def similar_items(self, item: Any, n: int = 10) -> list[tuple[str, float]]:
         """The ``n`` items whose latent factors have the highest cosine with ``item``'s."""
         self._check_fitted()
-        i = self.item_index.get(item)
+        i = self.item_index_.get(item)
         if i < 0:
             return []
-        norms = np.linalg.norm(self.item_factors, axis=1)
-        sims = self.item_factors @ self.item_factors[i] / np.maximum(norms * norms[i], 1e-12)
+        norms = np.linalg.norm(self.item_factors_, axis=1)
+        sims = self.item_factors_ @ self.item_factors_[i] / np.maximum(norms * norms[i], 1e-12)
         best = top_n(sims, n, np.array([i]))
-        return list(zip(self.item_index.decode(best), sims[best].tolist()))
+        return list(zip(self.item_index_.decode(best), sims[best].tolist()))

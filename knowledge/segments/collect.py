@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 from sqlalchemy import func, select
@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from knowledge.shopdb.engine import DB, session_scope
 from knowledge.shopdb.models import Customer, Interaction, Order, OrderLine, Return
 
+from knowledge.segments.catalog import as_catalog
+
 if TYPE_CHECKING:
-    from knowledge.demo_store import Product
     from knowledge.recommend.evaluation import RetailData
 
 #: Return statuses that mean the goods came back (a merely requested return still counts as a purchase).
@@ -40,6 +41,7 @@ class Purchases:
     carts: Optional[np.ndarray] = None  # per all_customers: add-to-cart events
     descriptions: Optional[np.ndarray] = None  # per line: product text (online retail keywords)
     currency: str = ""
+    category_prices: dict[str, float] = field(default_factory=dict)  # slug -> mean catalog price
 
     LINE_FIELDS = ("customers", "orders", "dates", "statuses", "items", "categories", "quantities", "prices",
                    "reference_prices")
@@ -75,11 +77,16 @@ def _group_means(keys: np.ndarray, values: np.ndarray) -> dict[str, float]:
     return dict(zip(ids.tolist(), means.tolist()))
 
 
-def collect_shop(db: DB, products: Sequence["Product"], currency: str = "") -> Purchases:
-    """Every order line, returned order and browsing count of the shop database, with catalog categories."""
-    catalog = {p.id: p for p in products}
-    slugs, catalog_prices = _str([p.category.slug for p in products]), np.array([float(p.price) for p in products])
-    category_prices = _group_means(slugs, catalog_prices)
+def collect_shop(db: DB, products: Sequence[Any], currency: str = "") -> Purchases:
+    """Every order line, returned order and browsing count of the shop database, with the catalog's categories.
+
+    ``products``: the catalog, as :class:`~knowledge.segments.catalog.CatalogItem` (``catalog_items(kg)``
+    reads them from the live graph), graph ``Product`` objects or demo-store products.
+    """
+    items_ = as_catalog(products)
+    catalog = {p.id: p for p in items_}
+    slugs, catalog_prices = _str([p.category for p in items_]), np.array([p.price for p in items_])
+    category_prices = _group_means(slugs, catalog_prices) if items_ else {}
     with session_scope(db) as session:
         lines = session.execute(
             select(Order.customer_id, Order.id, Order.placed_at, Order.status, OrderLine.product_id,
@@ -97,7 +104,7 @@ def collect_shop(db: DB, products: Sequence["Product"], currency: str = "") -> P
         ).all()
     columns = list(zip(*lines)) if lines else [[]] * 7
     items = _str(columns[4])
-    categories = _str([catalog[i].category.slug if i in catalog else "" for i in items.tolist()])
+    categories = _str([catalog[i].category if i in catalog else "" for i in items.tolist()])
     prices = np.asarray([float(v) for v in columns[6]], dtype=np.float64)
     own_means = _group_means(items, prices) if len(items) else {}
     reference = np.asarray(
@@ -113,13 +120,13 @@ def collect_shop(db: DB, products: Sequence["Product"], currency: str = "") -> P
     for customer_id, kind, count in counts:
         if customer_id in position:
             (views if kind == "view" else carts)[position[customer_id]] = count
-    labels = {p.category.slug: p.category.label for p in products}
+    labels = {p.category: p.label for p in items_}
     return Purchases(
         customers=_str(columns[0]), orders=orders, dates=_times(columns[2]), statuses=statuses, items=items,
         categories=categories, quantities=np.asarray(columns[5], dtype=np.float64), prices=prices,
         reference_prices=reference, all_customers=all_customers,
         as_of=np.datetime64(last_order, "s") if last_order is not None else np.datetime64("now", "s"),
-        category_labels=labels, views=views, carts=carts, currency=currency,
+        category_labels=labels, views=views, carts=carts, currency=currency, category_prices=category_prices,
     )
 
 

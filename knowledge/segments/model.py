@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -14,6 +14,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from knowledge.recommend.base import write_npz_atomically
 from knowledge.segments.collect import Purchases
 from knowledge.segments.features import (
     BROWSING_FEATURES,
@@ -28,7 +29,7 @@ from knowledge.segments.naming import describe, name_segments
 from knowledge.shopdb.engine import DB
 
 if TYPE_CHECKING:
-    from knowledge.demo_store import Product
+    from knowledge.sparql import SparqlEndpoint
 
 SEED = 42
 RATIO_FLOOR = 1e-3
@@ -139,6 +140,7 @@ class SegmentModel:
     category_labels: dict[str, str] = field(default_factory=dict)
     top_terms: dict[int, list[tuple[str, float]]] = field(default_factory=dict)  # top categories/keywords
     kmeans: Optional[KMeans] = None  # None on a model loaded from disk (``centers`` hold the same)
+    category_prices: dict[str, float] = field(default_factory=dict)  # slug -> mean catalog price
 
     @property
     def silhouette(self) -> float:
@@ -159,6 +161,45 @@ class SegmentModel:
         """The nearest centroid of raw feature rows (clustered features only)."""
         x = self.scaled(values)
         return ((x[:, None, :] - self.centers[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+
+    def place(self, category_counts: Mapping[str, float], relative_price: Optional[float] = None) -> Optional[int]:
+        """The nearest centroid of a shopper known only from browsing: on the features browsing shows.
+
+        ``category_counts`` are products looked at per category slug (their shares stand in for the
+        shares of spend), ``relative_price`` the mean of price ÷ category mean price over them. Only
+        those dimensions are compared (recency, frequency and spend are unknown); None when none of them
+        is a clustered feature.
+        """
+        total = float(sum(v for v in category_counts.values() if v > 0))
+        known: dict[str, float] = {}
+        if total > 0:
+            for name in self.feature_names:
+                if name.startswith(SHARE_PREFIX):
+                    known[name] = max(float(category_counts.get(name[len(SHARE_PREFIX):], 0.0)), 0.0) / total
+        if relative_price is not None and relative_price > 0 and "relative_price" in self.feature_names:
+            known["relative_price"] = float(relative_price)
+        if not known or self.k == 0:
+            return None
+        columns = [self.feature_names.index(name) for name in known]
+        raw = np.zeros((1, len(self.feature_names)))
+        raw[0, columns] = list(known.values())
+        x = self.scaled(raw)[0, columns]
+        distances = ((self.centers[:, columns] - x) ** 2).sum(axis=1)
+        return int(distances.argmin())
+
+    def place_by_products(self, products: Sequence[Any]) -> Optional[int]:
+        """:meth:`place` for the products a shopper looked at (catalog items, graph or demo products)."""
+        from knowledge.segments.catalog import as_catalog
+
+        items = as_catalog(products)
+        counts: dict[str, float] = {}
+        ratios = []
+        for item in items:
+            counts[item.category] = counts.get(item.category, 0.0) + 1.0
+            reference = self.category_prices.get(item.category)
+            if reference:
+                ratios.append(item.price / reference)
+        return self.place(counts, float(np.mean(ratios)) if ratios else None)
 
     def typical(self) -> np.ndarray:
         """The centroids in raw units (inverse scaling and log)."""
@@ -191,6 +232,7 @@ class SegmentModel:
             "seed": self.seed, "currency": self.currency,
             "category_labels": self.category_labels, "segments": [asdict(s) for s in self.segments],
             "top_terms": {str(k): v for k, v in self.top_terms.items()},
+            "category_prices": self.category_prices,
         }
         arrays = {
             "feature_customers": self.features.customers, "feature_values": self.features.values,
@@ -198,8 +240,7 @@ class SegmentModel:
             "labels": self.labels, "scaler_mean": self.scaler.mean_, "scaler_scale": self.scaler.scale_,
             "scaler_var": self.scaler.var_,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, __header__=np.array(json.dumps(header)), **arrays)
+        write_npz_atomically(path, header, arrays)
         return path
 
     @classmethod
@@ -223,6 +264,7 @@ class SegmentModel:
             segments=[Segment(**s) for s in header["segments"]], seed=int(header["seed"]),
             currency=header["currency"], category_labels=header["category_labels"],
             top_terms={int(k): [tuple(t) for t in v] for k, v in header["top_terms"].items()},
+            category_prices={str(k): float(v) for k, v in header.get("category_prices", {}).items()},
         )
 
 
@@ -301,6 +343,7 @@ def fit_segments(
         features=features, feature_names=names, scaler=scaler, centers=kmeans.cluster_centers_.copy(), k=k,
         silhouettes=scores, inertia=float(kmeans.inertia_), customer_ids=customer_ids, labels=labels, segments=[],
         seed=seed, currency=purchases.currency, category_labels=dict(purchases.category_labels), kmeans=kmeans,
+        category_prices=dict(purchases.category_prices),
     )
     model.segments = _named_segments(model, purchases)
     model.top_terms = top_terms(model, kept)
@@ -331,7 +374,7 @@ def _named_segments(model: SegmentModel, purchases: Purchases) -> list[Segment]:
 
 def build_segments(
     db: DB,
-    products: Sequence["Product"],
+    products: Sequence[Any],
     k_range: Iterable[int] = K_RANGE,
     seed: int = SEED,
     currency: str = "",
@@ -342,3 +385,19 @@ def build_segments(
 
     purchases = collect_shop(db, products, currency=currency)
     return fit_segments(purchases, k_range, seed, progress=progress)
+
+
+def build_segments_from_graph(
+    db: DB,
+    kg: "SparqlEndpoint",
+    k_range: Iterable[int] = K_RANGE,
+    seed: int = SEED,
+    currency: str = "",
+    progress: Progress = None,
+) -> SegmentModel:
+    """Shopper segments of the shop database against the catalog the live graph holds now (any shop's)."""
+    from knowledge.segments.catalog import catalog_items
+
+    items = catalog_items(kg)
+    _say(progress, f"catalog: {len(items)} products in {len({i.category for i in items})} categories from the graph")
+    return build_segments(db, items, k_range, seed, currency, progress)

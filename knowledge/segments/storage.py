@@ -75,3 +75,27 @@ def segment_members(db: DB, segment_id: int) -> list[str]:
                 .order_by(CUSTOMER_SEGMENTS.c.customer_id)
             ).scalars()
         )
+
+
+def customer_segments(db: DB, with_no_purchase: bool = False) -> dict[str, str]:
+    """Every stored customer's segment name (those without a purchase left out unless asked for)."""
+    from knowledge.segments.model import NO_PURCHASE
+
+    with session_scope(db) as session:
+        if not _has_table(session):
+            return {}
+        query = select(CUSTOMER_SEGMENTS.c.customer_id, CUSTOMER_SEGMENTS.c.name)
+        if not with_no_purchase:
+            query = query.where(CUSTOMER_SEGMENTS.c.segment != NO_PURCHASE)
+        return {customer: name for customer, name in session.execute(query)}
+
+
+def segment_sizes(db: DB) -> dict[str, int]:
+    """How many customers each stored segment (by name) holds."""
+    with session_scope(db) as session:
+        if not _has_table(session):
+            return {}
+        rows = session.execute(
+            select(CUSTOMER_SEGMENTS.c.name, func.count()).group_by(CUSTOMER_SEGMENTS.c.name)
+        )
+        return {name: int(count) for name, count in rows}

@@ -120,7 +120,7 @@ def test_interaction_matrix_aggregates_duplicates() -> None:
 def test_tuples_and_arrays_fit_the_same_model() -> None:
     from_tuples = ItemKNN(k=3).fit(tiny_interactions())
     from_arrays = ItemKNN(k=3).fit(InteractionArrays.from_tuples(tiny_interactions()))
-    np.testing.assert_allclose(from_tuples.similarities, from_arrays.similarities)
+    np.testing.assert_allclose(from_tuples.similarities_, from_arrays.similarities_)
 
 
 def test_unfitted_model_raises() -> None:
@@ -141,14 +141,14 @@ def test_user_pearson_matches_the_design_formula() -> None:
     model = UserKNN(k=2).fit(tiny_interactions())
     expected = ref.copy()
     np.fill_diagonal(expected, 0.0)
-    np.testing.assert_allclose(model.similarities, expected, atol=1e-12)
+    np.testing.assert_allclose(model.similarities_, expected, atol=1e-12)
 
 
 def test_item_pearson_matches_the_design_formula() -> None:
     model = ItemKNN(k=2).fit(tiny_interactions())
     expected = reference_pearson(TINY.T)
     np.fill_diagonal(expected, 0.0)
-    np.testing.assert_allclose(model.similarities, expected, atol=1e-12)
+    np.testing.assert_allclose(model.similarities_, expected, atol=1e-12)
 
 
 def test_shrinkage_and_min_support() -> None:
@@ -157,13 +157,13 @@ def test_shrinkage_and_min_support() -> None:
     model = UserKNN(shrinkage=2.0, min_support=3).fit(tiny_interactions())
     expected = np.where(counts >= 3, ref * counts / (counts + 2.0), 0.0)
     np.fill_diagonal(expected, 0.0)
-    np.testing.assert_allclose(model.similarities, expected, atol=1e-12)
+    np.testing.assert_allclose(model.similarities_, expected, atol=1e-12)
 
 
 @pytest.mark.parametrize("k", [1, 2, 4])
 def test_user_knn_prediction_matches_the_formula(k: int) -> None:
     model = UserKNN(k=k).fit(tiny_interactions())
-    sims = model.similarities
+    sims = model.similarities_
     for u, i in [(0, 2), (1, 1), (2, 4), (3, 0), (4, 3)]:
         expected = float(np.clip(reference_user_prediction(TINY, sims, u, i, k), 1, 5))
         assert model.predict(f"u{u}", f"i{i}") == pytest.approx(expected, abs=1e-12)
@@ -173,7 +173,7 @@ def test_user_knn_prediction_matches_the_formula(k: int) -> None:
 
 def test_item_knn_prediction_matches_the_formula() -> None:
     model = ItemKNN(k=2).fit(tiny_interactions())
-    sims, means = model.similarities, np.nanmean(TINY, axis=0)
+    sims, means = model.similarities_, np.nanmean(TINY, axis=0)
     u, i = 0, 2
     rated = [j for j in range(TINY.shape[1]) if not np.isnan(TINY[u, j])]
     neighbours = sorted(rated, key=lambda j: -sims[i, j])[:2]
@@ -235,12 +235,12 @@ def test_svd_learns_better_than_the_mean(ratings: InteractionArrays) -> None:
 @pytest.mark.parametrize("make", EXPLICIT_MODELS)
 def test_cold_start_fallbacks(make, ratings: InteractionArrays) -> None:  # noqa: ANN001
     model = make().fit(ratings)
-    assert model.predict("nobody", "i0") == pytest.approx(model.item_means[model.item_index.get("i0")])
-    assert model.predict("u0", "no-such-item") == pytest.approx(model.user_means[model.user_index.get("u0")])
-    assert model.predict("nobody", "no-such-item") == pytest.approx(model.global_mean)
+    assert model.predict("nobody", "i0") == pytest.approx(model.item_means_[model.item_index_.get("i0")])
+    assert model.predict("u0", "no-such-item") == pytest.approx(model.user_means_[model.user_index_.get("u0")])
+    assert model.predict("nobody", "no-such-item") == pytest.approx(model.global_mean_)
     recs = model.recommend("nobody", n=5)
-    popularity = model.item_popularity[model.item_index.encode([item for item, _ in recs])]
-    assert popularity.tolist() == sorted(model.item_popularity, reverse=True)[:5]
+    popularity = model.item_popularity_[model.item_index_.encode([item for item, _ in recs])]
+    assert popularity.tolist() == sorted(model.item_popularity_, reverse=True)[:5]
 
 
 def _round_trip(model: Recommender, tmp_path: Path) -> Recommender:
@@ -259,7 +259,7 @@ def test_save_load_round_trip_explicit(make, ratings: InteractionArrays, tmp_pat
     items = np.append(ratings.items[::-1][:200], "i0")
     np.testing.assert_array_equal(loaded.predict_many(users, items), model.predict_many(users, items))
     assert loaded.recommend("u5", 10) == model.recommend("u5", 10)
-    assert loaded.get_params() == model.get_params()
+    assert repr(loaded.get_params()) == repr(model.get_params())  # components are equal models, not the same objects
 
 
 def test_load_checks_the_class(ratings: InteractionArrays, tmp_path: Path) -> None:
@@ -279,7 +279,7 @@ def test_similar_items() -> None:
         assert all(item.startswith("a") for item, _ in similar)
     knn = ItemKNN(k=3).fit(tiny_interactions())
     best = knn.similar_items("i0", n=2)
-    sims = knn.similarities[0]
+    sims = knn.similarities_[0]
     assert best[0] == (f"i{int(np.argmax(sims))}", pytest.approx(sims.max()))
     assert ItemKNN().fit(tiny_interactions()).similar_items("unknown") == []
     with pytest.raises(NotImplementedError):
@@ -300,17 +300,17 @@ def test_implicit_item_cf_recommends_the_users_taste(weighting: str) -> None:
 def test_implicit_item_cf_cosine_reference() -> None:
     data = purchases()
     model = ImplicitItemCF(k=100, weighting="none").fit(data)
-    dense = (model.matrix.toarray() > 0).astype(float)
+    dense = (model.matrix_.toarray() > 0).astype(float)
     norms = np.linalg.norm(dense, axis=0)
     cos = dense.T @ dense / np.outer(norms, norms)
     np.fill_diagonal(cos, 0.0)
-    np.testing.assert_allclose(model.similarities.toarray(), cos, atol=1e-12)
+    np.testing.assert_allclose(model.similarities_.toarray(), cos, atol=1e-12)
 
 
 def test_content_based_uses_attributes_and_reaches_new_items() -> None:
     data = purchases()
     model = ContentBased().fit(data, item_features=FEATURES)
-    assert "a_new" in model.item_index
+    assert "a_new" in model.item_index_
     recs = [item for item, _ in model.recommend("c2", n=7)]
     assert "a_new" in recs and all(item.startswith("a") for item in recs)
     assert model.predict("c2", "a_new") > model.predict("c2", "b3")
@@ -321,7 +321,8 @@ def test_content_based_uses_attributes_and_reaches_new_items() -> None:
 def test_hybrid_with_item_features() -> None:
     data = purchases()
     model = Hybrid().fit(data, item_features=FEATURES)
-    assert [name for name, _, _ in model.components] == ["cf", "content", "popularity"]
+    assert [name for name, _, _ in model.components_] == ["ease", "itemcf", "content", "trending"]
+    assert model.components is None  # fitting leaves the parameters alone (scikit-learn convention)
     recs = [item for item, _ in model.recommend("c4", n=5)]
     assert len(recs) == 5 and all(item.startswith("a") for item in recs)
     assert not set(recs) & set(data.items[data.users == "c4"].tolist())
@@ -330,7 +331,7 @@ def test_hybrid_with_item_features() -> None:
 def test_hybrid_without_item_features_falls_back_to_cf() -> None:
     data = purchases()
     model = Hybrid().fit(data)
-    assert "content" not in [name for name, _, _ in model.components]
+    assert "content" not in [name for name, _, _ in model.components_]
     recs = [item for item, _ in model.recommend("c25", n=5)]
     assert len(recs) == 5 and all(item.startswith("b") for item in recs)
 
@@ -346,7 +347,7 @@ def test_hybrid_segment_fallback_for_cold_start_users(tmp_path: Path) -> None:
     kitchen = [item for item, _ in model.recommend("stranger", n=5, segment="kitchen")]
     assert all(item.startswith("a") for item in kitchen)
     unknown = [item for item, _ in model.recommend("stranger", n=3)]
-    popular = model.item_index.decode(np.argsort(-model.item_popularity, kind="stable")[:3])
+    popular = model.item_index_.decode(np.argsort(-model.item_popularity_, kind="stable")[:3])
     assert sorted(unknown) == sorted(popular)
     loaded = _round_trip(model, tmp_path)
     assert loaded.recommend("newbie", 5) == model.recommend("newbie", 5)

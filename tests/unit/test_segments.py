@@ -280,8 +280,10 @@ def test_evaluate_online_retail() -> None:
 
 
 def test_cli_build_and_report(shop_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+                              capsys: pytest.CaptureFixture[str], sparql_server) -> None:  # noqa: ANN001
     monkeypatch.setenv("DATABASE_URL", shop_url)
+    monkeypatch.setenv("SPARQL_QUERY_URL", sparql_server.query_url)  # the catalog comes from the live graph
+    monkeypatch.setenv("SPARQL_UPDATE_URL", sparql_server.update_url)
     monkeypatch.setenv("SHOPBOT_VAR_DIR", str(tmp_path / "var"))
     parser = argparse.ArgumentParser(prog="shopbot")
     register(parser.add_subparsers(dest="command", required=True))

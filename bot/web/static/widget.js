@@ -147,8 +147,28 @@
     if (open) {
       this.input.focus();
       this.log.scrollTop = this.log.scrollHeight;
+      this.offerGreeting();
     }
     this.save();
+  };
+
+  /* A signed-in shopper opening a new conversation: the running campaign of their segment, if any
+     (the store page's /shopper/greeting decides from the store's sign-in, and logs the exposure; the control
+     group gets none). */
+  Widget.prototype.offerGreeting = function () {
+    var self = this;
+    var session = this.state.sessionId;
+    if (!this.state.open || !this.state.customerId || !session || this.state.messages.length || this.state.offered === session) return;
+    this.state.offered = session;
+    this.save();
+    var url = "/shopper/greeting?session=" + encodeURIComponent(session);
+    window.fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (reply) {
+      return reply.ok ? reply.json() : null;
+    }).then(function (body) {
+      var campaign = body && body.campaign;
+      if (!campaign || self.state.sessionId !== session || self.state.messages.length) return;
+      self.receive({ text: campaign.message, custom: { type: "carousel", cards: campaign.cards || [] }, offer: campaign.id });
+    }).catch(function () { /* no greeting offer: the chat works as before */ });
   };
 
   Widget.prototype.showStatus = function (text) {
@@ -175,6 +195,7 @@
       self.showStatus("");
       self.save();
       self.flush();
+      self.offerGreeting();
     });
     // The server refused the token (expired, broken) or the conversation id (not this shopper's).
     this.socket.on("session_rejected", function (data) {
@@ -336,7 +357,8 @@
     if (message.from === "user") {
       item = el("div", { className: "sb-message sb-user" }, [el("p", { className: "sb-bubble", text: message.text })]);
     } else {
-      item = el("div", { className: "sb-message sb-bot" }, this.botParts(message.data));
+      item = el("div", { className: "sb-message sb-bot" + (message.data && message.data.offer ? " sb-offer" : ""),
+        "data-campaign": message.data && message.data.offer ? String(message.data.offer) : null }, this.botParts(message.data));
     }
     this.log.appendChild(item);
     this.log.scrollTop = this.log.scrollHeight;
