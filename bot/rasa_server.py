@@ -71,7 +71,7 @@ def rasa_arguments(model: str, port: int, endpoints: str, credentials: str) -> l
     arguments = ["run", "--model", model, "--interface", settings.rasa_host, "--port", str(port),
                  "--endpoints", endpoints, "--credentials", credentials, "--cors", *settings.chat_origins]
     if settings.rasa_api_token:
-        arguments += ["--enable-api", "--auth-token", settings.rasa_api_token]
+        arguments += ["--enable-api", f"--auth-token={settings.rasa_api_token}"]  # "=": a token may start with "-"
     return arguments
 
 
