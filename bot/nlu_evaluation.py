@@ -230,6 +230,8 @@ def replay(prediction: Prediction, setting: Setting, common_threshold: float, am
         return prediction.intent
     if verdict.get("decision") == "classifier":
         return OUT_OF_SCOPE
+    if verdict.get("decision") == "named_product":
+        return prediction.intent
     limit = common_threshold if verdict.get("common_entity") else setting.threshold
     if not verdict.get("guard") and verdict["score"] >= limit:
         return OUT_OF_SCOPE

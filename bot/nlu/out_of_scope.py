@@ -63,6 +63,7 @@ FEATURES = ("log-odds out_of_scope", "log-odds best in-scope intent", "nearest e
 #: Entity types the catalog matcher finds; product and brand names are specific, the others common words.
 NAMED_ENTITIES = ("product", "brand")
 COMMON_ENTITIES = ("category", "color", "material")
+ENTITY_EXTRACTOR = "extractor"
 
 
 class ShopVocabulary:
@@ -166,6 +167,8 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
             # A message with no word foreign to the shop and at most this many content words is never rejected
             # by the detector (nor one with a single content word): "the last one", "next page", "in blue".
             "short_message_words": 2,
+            # Only the catalog matcher's entities count as evidence of shopping (not the CRF's guesses).
+            "catalog_extractors": ["GraphEntityMatcher"],
             "out_of_scope_intent": "out_of_scope",
             "folds": 5,
             "neighbours": 3,
@@ -274,6 +277,8 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
             message.set(OUT_OF_SCOPE_KEY, verdict, add_to_output=True)
             if verdict["decision"] == "out_of_scope":
                 self._set_out_of_scope(message, verdict["score"])
+            elif verdict["decision"] == "named_product":
+                self._drop_out_of_scope(message)
             elif verdict["decision"] == "clarify":
                 message.set(INTENT, {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME,
                                      PREDICTED_CONFIDENCE_KEY: message.get(INTENT)[PREDICTED_CONFIDENCE_KEY]},
@@ -294,7 +299,8 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
         foreign, content = self._vocabulary.foreign_words(message.get(TEXT), entities)
         features = domain_features(p_out, p_in, similarities, foreign, content, config["neighbours"])
         score = float(self._model["meta"].predict_proba(features[np.newaxis, :])[0, 1])
-        types = {e.get(ENTITY_ATTRIBUTE_TYPE) for e in entities}
+        types = {e.get(ENTITY_ATTRIBUTE_TYPE) for e in entities
+                 if e.get(ENTITY_EXTRACTOR) in config["catalog_extractors"]}
         common = bool(types & set(COMMON_ENTITIES))
         short = content <= 1 or (foreign == 0 and content <= config["short_message_words"])
         verdict = {
@@ -304,7 +310,9 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
             "intents": [[r.get(INTENT_NAME_KEY), round(float(r[PREDICTED_CONFIDENCE_KEY]), 4)] for r in ranking[:2]],
             "nearest": round(float(features[2]), 4), "foreign_words": foreign,
         }
-        if top.get(INTENT_NAME_KEY) == oos:
+        if top.get(INTENT_NAME_KEY) == oos and "product" in types and inside:
+            verdict.update(decision="named_product", guard=True, reason="names a product of the catalog")
+        elif top.get(INTENT_NAME_KEY) == oos:
             verdict.update(decision="classifier", reason="the intent classifier chose out_of_scope")
         elif types & set(NAMED_ENTITIES):
             verdict.update(guard=True, reason="names a product or brand")
@@ -320,7 +328,7 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
         if pair:
             margin = inside[0][PREDICTED_CONFIDENCE_KEY] - inside[1][PREDICTED_CONFIDENCE_KEY]
             verdict["confusable"] = round(float(margin), 4)
-            if verdict["decision"] == "keep" and margin < config["clarify_margin"]:
+            if verdict["decision"] in ("keep", "named_product") and margin < config["clarify_margin"]:
                 verdict.update(decision="clarify", reason=f"torn between {pair[0]} and {pair[1]}", pair=list(pair))
         return verdict
 
@@ -331,6 +339,14 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
         intent = {INTENT_NAME_KEY: oos, PREDICTED_CONFIDENCE_KEY: score}
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [intent, *others], add_to_output=True)
+
+    def _drop_out_of_scope(self, message: Message) -> None:
+        oos = self._config["out_of_scope_intent"]
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) if r.get(INTENT_NAME_KEY) != oos]
+        total = sum(r[PREDICTED_CONFIDENCE_KEY] for r in ranking) or 1.0
+        ranking = [{**r, PREDICTED_CONFIDENCE_KEY: r[PREDICTED_CONFIDENCE_KEY] / total} for r in ranking]
+        message.set(INTENT, ranking[0], add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
     # --- persistence -------------------------------------------------------------------------------
 

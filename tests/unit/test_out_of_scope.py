@@ -189,12 +189,15 @@ def test_questions_from_domains_never_trained_on_are_out_of_scope(tokenizer, fea
 
 
 def with_ranking(text: str, ranking: List[tuple], tokenizer: WhitespaceTokenizer,
-                 featurizer: SentenceEmbeddingFeaturizer, entity: Optional[tuple] = None) -> Message:
-    """A featurized message as if the classifier had ranked its intents so (and found the entity (type, words))."""
+                 featurizer: SentenceEmbeddingFeaturizer, entity: Optional[tuple] = None,
+                 extractor: str = "GraphEntityMatcher") -> Message:
+    """A featurized message as if the classifier had ranked its intents so (and `extractor` had found the entity
+    (type, words))."""
     entities = []
     if entity:
         start = text.index(entity[1])
-        entities = [{"entity": entity[0], "start": start, "end": start + len(entity[1]), "value": entity[1]}]
+        entities = [{"entity": entity[0], "start": start, "end": start + len(entity[1]), "value": entity[1],
+                     "extractor": extractor}]
     message, = featurizer.process(tokenizer.process([Message(data={TEXT: text, ENTITIES: entities})]))
     ranking = [{INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: confidence} for name, confidence in ranking]
     message.set(INTENT, ranking[0])
@@ -248,6 +251,24 @@ def test_short_follow_ups_are_not_rejected_by_the_detector(tokenizer, featurizer
     follow_ups = ["the second one", "number 3", "show me more", "the last one", "next page", "in blue"]
     for message in parse(follow_ups, tokenizer, featurizer, classifier, detector):
         assert message.get(OUT_OF_SCOPE_KEY)["decision"] != "out_of_scope", message.get(TEXT)
+
+
+def test_only_the_catalog_matchers_entities_count(tokenizer, featurizer, detector) -> None:
+    text = "can the Zephyrcraft survive my flooded kitchen insurance claim"
+    guessed, = detector.process([with_ranking(text, LEANING_IN, tokenizer, featurizer, ("brand", "Zephyrcraft"),
+                                              extractor="CRFEntityExtractor")])
+    assert intent_of(guessed) == "out_of_scope"
+
+
+def test_a_catalog_product_overrules_the_classifiers_out_of_scope(tokenizer, featurizer, detector) -> None:
+    text = "would the atlas 1 backpack fit on a plane as hand luggage"
+    ranking = [("out_of_scope", 0.8), ("ask_product_info", 0.15), ("search_products", 0.05)]
+    plain, named = detector.process([with_ranking(text, ranking, tokenizer, featurizer),
+                                     with_ranking(text, ranking, tokenizer, featurizer, ("product", "atlas 1 backpack"))])
+    assert intent_of(plain) == "out_of_scope" and plain.get(OUT_OF_SCOPE_KEY)["decision"] == "classifier"
+    assert named.get(OUT_OF_SCOPE_KEY)["decision"] == "named_product"
+    assert named.get(INTENT) == {INTENT_NAME_KEY: "ask_product_info", PREDICTED_CONFIDENCE_KEY: pytest.approx(0.75)}
+    assert [r[INTENT_NAME_KEY] for r in named.get(INTENT_RANKING_KEY)] == ["ask_product_info", "search_products"]
 
 
 def test_common_catalog_words_raise_the_bar(storage_path: Path, training_data: TrainingData, tokenizer,
