@@ -277,9 +277,9 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
             message.set(OUT_OF_SCOPE_KEY, verdict, add_to_output=True)
             if verdict["decision"] == "out_of_scope":
                 self._set_out_of_scope(message, verdict["score"])
-            elif verdict["decision"] == "named_product":
+            if verdict["decision"] == "named_product" or verdict.get("named_product"):
                 self._drop_out_of_scope(message)
-            elif verdict["decision"] == "clarify":
+            if verdict["decision"] == "clarify":
                 message.set(INTENT, {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME,
                                      PREDICTED_CONFIDENCE_KEY: message.get(INTENT)[PREDICTED_CONFIDENCE_KEY]},
                             add_to_output=True)
@@ -329,7 +329,8 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
             margin = inside[0][PREDICTED_CONFIDENCE_KEY] - inside[1][PREDICTED_CONFIDENCE_KEY]
             verdict["confusable"] = round(float(margin), 4)
             if verdict["decision"] in ("keep", "named_product") and margin < config["clarify_margin"]:
-                verdict.update(decision="clarify", reason=f"torn between {pair[0]} and {pair[1]}", pair=list(pair))
+                verdict.update(decision="clarify", reason=f"torn between {pair[0]} and {pair[1]}", pair=list(pair),
+                               named_product=verdict["decision"] == "named_product")
         return verdict
 
     def _set_out_of_scope(self, message: Message, score: float) -> None:

@@ -271,6 +271,14 @@ def test_a_catalog_product_overrules_the_classifiers_out_of_scope(tokenizer, fea
     assert [r[INTENT_NAME_KEY] for r in named.get(INTENT_RANKING_KEY)] == ["ask_product_info", "search_products"]
 
 
+def test_a_named_product_torn_between_a_pair_asks_without_out_of_scope(tokenizer, featurizer, detector) -> None:
+    text = "atlas 1 backpack refunds"
+    ranking = [("out_of_scope", 0.6), ("request_refund", 0.21), ("ask_return_policy", 0.19)]
+    message, = detector.process([with_ranking(text, ranking, tokenizer, featurizer, ("product", "atlas 1 backpack"))])
+    assert intent_of(message) == "nlu_fallback"
+    assert [r[INTENT_NAME_KEY] for r in message.get(INTENT_RANKING_KEY)] == ["request_refund", "ask_return_policy"]
+
+
 def test_common_catalog_words_raise_the_bar(storage_path: Path, training_data: TrainingData, tokenizer,
                                             featurizer) -> None:
     """A message naming a colour, category or material is judged against the higher threshold."""
