@@ -102,16 +102,19 @@ def cmd_nlu_tune(args: argparse.Namespace) -> int:
     ambiguity = _pipeline_setting("FallbackClassifier", "ambiguity_threshold", 0.1)
     grid = [Setting(t / 100, f / 100, c / 100) for t in range(40, 100, 5) for f in range(15, 45, 5)
             for c in (0, 10, 15, 20, 25, 30)]
-    rows = tune(predictions, grid, common, ambiguity, args.max_rejection, args.rejection_cost)
-    print(f"thresholds on {args.data} (in-scope rejection budget {args.max_rejection:.1%}, a rejection costs "
-          f"{args.rejection_cost:g} missed out-of-scope messages; current model: "
+    rows = tune(predictions, grid, common, ambiguity, args.max_rejection, args.rejection_cost,
+                args.clarify_cost, args.wrong_cost)
+    print(f"thresholds on {args.data} (in-scope rejection budget {args.max_rejection:.1%}; in missed out-of-scope "
+          f"messages, a rejection costs {args.rejection_cost:g}, a clarifying question {args.clarify_cost:g}, a wrong "
+          f"intent {args.wrong_cost:g}; current model: "
           f"{sum(p.rejected for p in predictions if p.example.group == 'out_of_scope')} of "
           f"{sum(p.example.group == 'out_of_scope' for p in predictions)} out-of-scope messages rejected)")
-    print(f"  {'threshold':>9} {'fallback':>8} {'clarify':>7} {'OOS recall':>10} {'rejected':>8} {'service acc':>11}")
+    print(f"  {'threshold':>9} {'fallback':>8} {'clarify':>7} {'OOS recall':>10} {'rejected':>8} {'(asked)':>7} "
+          f"{'wrong':>6} {'service acc':>11}")
     for row in rows[:args.top]:
         s = row["setting"]
         print(f"  {s.threshold:>9.2f} {s.fallback:>8.2f} {s.clarify_margin:>7.2f} {row['recall']:>10.3f} "
-              f"{row['rejection']:>8.1%} {row['service_accuracy']:>11.3f}")
+              f"{row['rejection']:>8.1%} {row['clarified']:>7.1%} {row['wrong']:>6.1%} {row['service_accuracy']:>11.3f}")
     best = rows[0]["setting"]
     print(f"\nconfig.yml: OutOfScopeDetector threshold: {best.threshold}, clarify_margin: {best.clarify_margin}; "
           f"FallbackClassifier threshold: {best.fallback}")
@@ -138,5 +141,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     tune_parser.add_argument("--rejection-cost", type=float, default=2.5,
                              help="how many unrecognised out-of-scope messages one rejected customer is worth "
                                   "(default: %(default)s, the ratio of the 5 %% and 2 %% error allowances)")
+    tune_parser.add_argument("--clarify-cost", type=float, default=1.0,
+                             help="the same for a clarifying question (default: %(default)s)")
+    tune_parser.add_argument("--wrong-cost", type=float, default=2.5,
+                             help="the same for answering the wrong intent (default: %(default)s)")
     tune_parser.add_argument("--top", type=int, default=12, help="settings to list (default: %(default)s)")
     tune_parser.set_defaults(func=cmd_nlu_tune)

@@ -20,6 +20,7 @@ EVAL_DIR = PROJECT_ROOT / "data" / "eval"
 DEV_DIR = PROJECT_ROOT / "data" / "dev"
 TRAINING_DIR = PROJECT_ROOT / "data" / "nlu"
 OUT_OF_SCOPE, FALLBACK, ANY_IN_SCOPE = "out_of_scope", "nlu_fallback", "in_scope"
+CLARIFY = "clarify"  # what `replay` returns for a clarifying question (the intent is nlu_fallback)
 GROUPS = ("service", "smalltalk", "products", "out_of_scope")
 IN_SCOPE_GROUPS = ("service", "smalltalk", "products")
 _ANNOTATION = re.compile(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})")
@@ -223,7 +224,8 @@ class Setting:
 
 
 def replay(prediction: Prediction, setting: Setting, common_threshold: float, ambiguity: float) -> str:
-    """The final intent a message would get under other thresholds, from the detector's verdict."""
+    """The final intent a message would get under other thresholds, from the detector's verdict (CLARIFY for a
+    clarifying question)."""
     verdict = prediction.verdict
     intents = verdict.get("intents") or []
     if not intents:
@@ -236,7 +238,7 @@ def replay(prediction: Prediction, setting: Setting, common_threshold: float, am
     if not verdict.get("guard") and verdict["score"] >= limit:
         return OUT_OF_SCOPE
     if verdict.get("confusable") is not None and verdict["confusable"] < setting.clarify_margin:
-        return FALLBACK
+        return CLARIFY
     first, p1 = intents[0]
     p2 = intents[1][1] if len(intents) > 1 else 0.0
     if p1 < setting.fallback or p1 - p2 < ambiguity:
@@ -245,21 +247,39 @@ def replay(prediction: Prediction, setting: Setting, common_threshold: float, am
 
 
 def tune(predictions: list[Prediction], settings: Iterable[Setting], common_threshold: float, ambiguity: float,
-         max_rejection: float, rejection_cost: float) -> list[dict[str, Any]]:
-    """Each setting's out-of-scope recall, in-scope rejection and service accuracy, the best first: within the
-    rejection budget, the highest recall minus `rejection_cost` times the rejection rate (a customer turned
-    away costs that many unrecognised foreign questions); on a tie the most cautious detector and the widest
-    clarifying margin."""
+         max_rejection: float, rejection_cost: float, clarify_cost: float = 1.0,
+         wrong_cost: float = 2.5) -> list[dict[str, Any]]:
+    """Each setting's out-of-scope recall, in-scope rejection (clarifying questions included) and service
+    accuracy, the best first: within the rejection budget, the highest out-of-scope recall minus the costs, in
+    missed out-of-scope messages, of turning a customer away, of asking a clarifying question and of answering
+    the wrong intent, chosen by the one-standard-error rule (see `choose`)."""
     rows = []
     for setting in settings:
         outcome = [(p, replay(p, setting, common_threshold, ambiguity)) for p in predictions]
-        outside = [intent in (OUT_OF_SCOPE, FALLBACK) for p, intent in outcome if p.example.group == "out_of_scope"]
+        outside = [intent in (OUT_OF_SCOPE, FALLBACK, CLARIFY) for p, intent in outcome
+                   if p.example.group == "out_of_scope"]
         inside = [(p, intent) for p, intent in outcome if p.example.group != "out_of_scope"]
-        rejected = [intent in (OUT_OF_SCOPE, FALLBACK) for _, intent in inside]
+        turned_away = _share(sum(intent in (OUT_OF_SCOPE, FALLBACK) for _, intent in inside), len(inside))
+        clarified = _share(sum(intent == CLARIFY for _, intent in inside), len(inside))
+        wrong = _share(sum(intent not in (OUT_OF_SCOPE, FALLBACK, CLARIFY) and p.example.intent != ANY_IN_SCOPE
+                           and intent != p.example.intent for p, intent in inside), len(inside))
         service = [intent == p.example.intent for p, intent in inside if p.example.group == "service"]
-        recall, rejection = _share(sum(outside), len(outside)), _share(sum(rejected), len(rejected))
-        rows.append({"setting": setting, "recall": recall, "rejection": rejection,
-                     "service_accuracy": _share(sum(service), len(service)),
-                     "utility": recall - rejection_cost * rejection})
-    return sorted(rows, key=lambda r: (r["rejection"] > max_rejection, -round(r["utility"], 9), -r["service_accuracy"],
-                                       -r["setting"].threshold, -r["setting"].clarify_margin, -r["setting"].fallback))
+        recall = _share(sum(outside), len(outside))
+        rows.append({"setting": setting, "recall": recall, "rejection": turned_away + clarified,
+                     "clarified": clarified, "wrong": wrong, "service_accuracy": _share(sum(service), len(service)),
+                     "utility": recall - rejection_cost * turned_away - clarify_cost * clarified - wrong_cost * wrong})
+    return choose(rows, max_rejection, sum(p.example.group == "out_of_scope" for p in predictions))
+
+
+def choose(rows: list[dict[str, Any]], max_rejection: float, out_of_scope_count: int) -> list[dict[str, Any]]:
+    """The rows best first by the one-standard-error rule: of the settings within the rejection budget whose
+    utility is within one standard error of the best (the standard error of its out-of-scope recall), the most
+    cautious detector first, then the highest utility and the widest clarifying margin; then all the others."""
+    by_utility = sorted(rows, key=lambda r: (r["rejection"] > max_rejection, -round(r["utility"], 9),
+                                             -r["setting"].threshold, -r["setting"].clarify_margin))
+    best = by_utility[0]
+    error = (best["recall"] * (1 - best["recall"]) / max(out_of_scope_count, 1)) ** 0.5
+    near = [r for r in by_utility if r["rejection"] <= max_rejection and r["utility"] >= best["utility"] - error]
+    near.sort(key=lambda r: (-r["setting"].threshold, -round(r["utility"], 9), -r["setting"].clarify_margin,
+                             -r["setting"].fallback))
+    return near + [r for r in by_utility if r not in near]

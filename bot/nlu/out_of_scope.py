@@ -153,7 +153,7 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
         """Thresholds (chosen on data/dev/ with `shopbot nlu tune`), what to protect, and what to clarify."""
         return {
             # Probability of "out of scope" at or above which a message is out of scope.
-            "threshold": 0.6,
+            "threshold": 0.65,
             # ... when it names a category, colour or material (common words such as "watch" or "orange").
             "common_entity_threshold": 0.95,
             # A product intent at least this confident is kept. Product intents: these, and every intent of
@@ -175,7 +175,7 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
             # Intents customers confuse; when the top two are such a pair and closer than the margin, ask.
             "confusable_pairs": [["request_refund", "ask_return_policy"], ["complaint", "human_handoff"],
                                  ["ask_shipping", "track_order"]],
-            "clarify_margin": 0.15,
+            "clarify_margin": 0.3,
             "random_state": 1,
         }
 

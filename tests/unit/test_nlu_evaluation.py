@@ -76,7 +76,7 @@ def verdict(score: float, intents: list, **more) -> Prediction:
     (verdict(0.7, [["track_order", 0.9], ["x", 0.05]], common_entity=True), Setting(0.6, 0.2, 0.1), "track_order"),
     (verdict(0.1, [["out_of_scope", 0.6], ["greet", 0.3]], decision="classifier"), Setting(0.9, 0.2, 0), "out_of_scope"),
     (verdict(0.1, [["track_order", 0.5], ["ask_shipping", 0.4]], confusable=0.1), Setting(0.6, 0.2, 0.15),
-     "nlu_fallback"),
+     "clarify"),
     (verdict(0.1, [["track_order", 0.5], ["ask_shipping", 0.4]], confusable=0.1), Setting(0.6, 0.2, 0.05),
      "track_order"),
     (verdict(0.1, [["track_order", 0.3], ["greet", 0.1]]), Setting(0.6, 0.35, 0), "nlu_fallback"),
@@ -96,6 +96,18 @@ def test_tune_prefers_fewer_rejections_when_recall_is_equal() -> None:
     assert rows[0]["setting"] == Setting(0.6, 0.2, 0)
     assert rows[0]["recall"] == 1.0 and rows[0]["rejection"] == 0.0
     assert rows[1]["rejection"] == 1.0
+
+
+def test_tune_asks_when_the_question_saves_wrong_answers() -> None:
+    torn = [predicted(str(i), "ask_shipping", "service", "track_order", score=0.0, decision="keep", confusable=0.15,
+                      intents=[["track_order", 0.55], ["ask_shipping", 0.4]]) for i in range(3)]
+    sure = [predicted(str(i), "track_order", "service", "track_order", score=0.0, decision="keep",
+                      intents=[["track_order", 0.9], ["greet", 0.1]]) for i in range(97)]
+    rows = tune(torn + sure, [Setting(0.6, 0.2, 0), Setting(0.6, 0.2, 0.2)], 0.95, 0.05, max_rejection=0.05,
+                rejection_cost=2.5, clarify_cost=1.0, wrong_cost=2.5)
+    assert rows[0]["setting"].clarify_margin == 0.2
+    assert rows[0]["clarified"] == pytest.approx(0.03) and rows[0]["wrong"] == 0.0
+    assert rows[1]["wrong"] == pytest.approx(0.03)
 
 
 def test_tune_keeps_within_the_rejection_budget() -> None:
