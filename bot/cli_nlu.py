@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,21 +28,20 @@ from bot.nlu_evaluation import (
 
 def load_agent(model: Optional[str]):  # noqa: ANN201 - rasa.core.agent.Agent
     """The trained model (trained first when its inputs changed), its catalog matcher on the demo store."""
-    import logging
-
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the sentence model comes installed, never fetched
     from rasa.core.agent import Agent
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
     from bot.training import train
-
-    configure_logging_and_warnings(logging.WARNING)
-    configure_structlog(logging.WARNING)
     from knowledge.settings import get_settings
     from knowledge.shop import Shop, set_default_shop
     from knowledge.sparql import OxigraphStoreClient
 
-    graph = OxigraphStoreClient()
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+    graph = OxigraphStoreClient()  # in process: the matcher needs the catalog's names, not a server
     graph.load_turtle(str(get_settings().catalog_file))
     set_default_shop(Shop(graph, vocabulary_max_age=3600))
     path = Path(model) if model else train()[0]
