@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 # Debian packages are installed with sudo unless we already are root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser netns run test data model nlu-report bench-recommender clean help
+.PHONY: setup browser netns run test data model nlu-report nlu-eval bench-recommender clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -61,6 +61,9 @@ test: model browser netns  ## set up, then run rasa data validate, the test stor
 
 nlu-report: setup  ## 5-fold cross-validation of the NLU model (not part of make test)
 	$(BIN)/rasa test nlu --config config.yml --nlu data/nlu --cross-validation --folds 5 --out results/nlu
+
+nlu-eval: data  ## the NLU model on data/eval, never trained on: service macro-F1, out-of-scope recall, false rejections, small talk, confusions
+	$(BIN)/shopbot nlu eval --json results/nlu-eval.json
 
 bench-recommender: setup  ## our recommenders against scikit-surprise and implicit (needs ../shared/data)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'

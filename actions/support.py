@@ -30,6 +30,21 @@ INTENT_TITLES = {
     "account_help": "My account", "ask_recommendation": "Recommend something",
 }
 
+# When NLU is torn between two intents customers confuse, the question to ask and its two answers, in order.
+CLARIFYING_QUESTIONS = {
+    frozenset({"request_refund", "ask_return_policy"}): (
+        "Do you want to start a refund, or read our refund policy?",
+        [("request_refund", "Start a refund"), ("ask_return_policy", "Refund policy")]),
+    frozenset({"complaint", "human_handoff"}): (
+        "Would you like to make a complaint, or talk to a person?",
+        [("complaint", "Make a complaint"), ("human_handoff", "Talk to a person")]),
+    frozenset({"ask_shipping", "track_order"}): (
+        "Do you want to track an order, or see our delivery times and costs?",
+        [("track_order", "Track my order"), ("ask_shipping", "Delivery times and costs")]),
+}
+# Entities a clarifying button carries over from the message, so an order number isn't asked again.
+CARRIED_ENTITIES = ("order_id", "email")
+
 
 class ActionReturnPolicy(ShopAction):
     """State the return policy as the graph holds it."""
@@ -89,6 +104,15 @@ def shop_currency() -> str:
     return get_settings().currency
 
 
+def last_said(tracker: Tracker) -> str:
+    """The shopper's latest own words, skipping button payloads such as "/complaint"."""
+    for event in reversed(tracker.events):
+        text = event.get("text") or ""
+        if event.get("event") == "user" and text and not text.startswith("/"):
+            return text
+    return ""
+
+
 def transcript(tracker: Tracker, limit: int = 50) -> List[Dict[str, str]]:
     """The conversation so far, as who said what."""
     lines = []
@@ -110,9 +134,7 @@ class ActionComplaint(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         with shop_db().session() as db:
-            number = support.record_complaint(
-                db, tracker.sender_id, tracker.latest_message.get("text") or "", customer_id=customer_id(tracker)
-            )
+            number = support.record_complaint(db, tracker.sender_id, last_said(tracker), customer_id=customer_id(tracker))
         dispatcher.utter_message(
             text=f"I'm really sorry about that. I've recorded your complaint (reference {number}) so our team "
                  "can look into it. Would you like to talk to a person now?",
@@ -136,7 +158,7 @@ class ActionHandoff(Action):
             contact = None
         with shop_db().session() as db:
             number = support.record_handoff(
-                db, tracker.sender_id, reason=tracker.latest_message.get("text") or "",
+                db, tracker.sender_id, reason=last_said(tracker),
                 transcript=transcript(tracker), customer_id=customer_id(tracker),
             )
         hours = f" ({contact.hours})" if contact and contact.hours else ""
@@ -149,7 +171,8 @@ class ActionHandoff(Action):
 
 
 class ActionFallback(Action):
-    """When NLU is unsure: ask to rephrase with the likeliest intents; the second time in a row, offer a person."""
+    """When NLU is unsure: ask which of two confusable intents is meant, or to rephrase with the likeliest
+    intents; the second time in a row, offer a person."""
 
     def name(self) -> Text:
         return "action_fallback"
@@ -165,6 +188,14 @@ class ActionFallback(Action):
             return []
         ranking = tracker.latest_message.get("intent_ranking") or []
         likely = [r["name"] for r in ranking if r.get("name") in INTENT_TITLES][:3]
+        clarifying = CLARIFYING_QUESTIONS.get(frozenset(likely[:2]))
+        if clarifying:
+            question, options = clarifying
+            carried = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities") or []
+                       if e.get("entity") in CARRIED_ENTITIES and e.get("value")}
+            dispatcher.utter_message(text=question, buttons=[
+                {"title": title, "payload": render.payload(intent, **carried)} for intent, title in options])
+            return []
         buttons = [{"title": INTENT_TITLES[name], "payload": f"/{name}"} for name in likely]
         dispatcher.utter_message(text="Sorry, I didn't quite get that. Did you mean one of these, or could you "
                                       "rephrase it?", buttons=buttons)

@@ -16,6 +16,7 @@ from bot.cli_recommend import register as register_recommend
 from bot.cli_segments import register as register_segments
 from bot.cli_shop import register as register_shop
 from bot.cli_kg_edit import register as register_kg_edit
+from bot.cli_nlu import register as register_nlu
 from knowledge.settings import PROJECT_ROOT, Settings, get_settings
 
 
@@ -412,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_recommend(commands)
     register_shop(commands)
     register_segments(commands)
+    register_nlu(commands)
     return parser
 
 
