@@ -71,6 +71,12 @@ class GraphEntityMatcher(GraphComponent, EntityExtractorMixin):
             return []
 
 
+def is_product_guess(entity: Dict[Text, Any]) -> bool:
+    """Whether an entity is the CRF's guess at a product name (it takes "under 5" or "next 5" for a model name;
+    the catalog matcher finds the real ones)."""
+    return entity.get("entity") == "product" and entity.get("extractor") == "CRFEntityExtractor"
+
+
 def merge_entities(learned: List[Dict[Text, Any]], matched: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
     """Learned entities (each span once) plus matched ones; on overlap the longer span wins, the catalog's on a tie."""
     def overlaps(a: Dict[Text, Any], b: Dict[Text, Any]) -> bool:

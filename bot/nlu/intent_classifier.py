@@ -21,6 +21,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
+from bot.nlu.graph_entities import is_product_guess
+
 logger = logging.getLogger(__name__)
 
 class InvalidModelError(RasaException):
@@ -37,11 +39,8 @@ CATALOG_ENTITIES = frozenset({"product", "brand", "category", "color", "material
 
 
 def _names_catalog(entity: Dict[Text, Any]) -> bool:
-    """Whether an entity is a catalog name: annotated, or found by an extractor other than the CRF's guess at a
-    product (it takes "next 5" for a model name; the catalog matcher finds the real ones)."""
-    if entity.get("entity") not in CATALOG_ENTITIES:
-        return False
-    if entity.get("entity") == "product" and entity.get("extractor") == "CRFEntityExtractor":
+    """Whether an entity is a catalog name: annotated, or found by an extractor, the CRF's product guesses aside."""
+    if entity.get("entity") not in CATALOG_ENTITIES or is_product_guess(entity):
         return False
     return isinstance(entity.get("start"), int) and isinstance(entity.get("end"), int)
 

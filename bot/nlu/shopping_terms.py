@@ -30,7 +30,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.graph_entities import merge_entities
+from bot.nlu.graph_entities import is_product_guess, merge_entities
 from knowledge.facets import decimal_of
 
 MAX_CHARS = 5_000  # the channels cap messages at this length; longer text is not looked at
@@ -190,7 +190,8 @@ class _Tagger:
             word_at[word.start:word.end] = [index] * (word.end - word.start)
         for entity in taken:  # words inside names (products, brands, order numbers...) are not ours to read
             start, end = entity.get("start"), entity.get("end")
-            if entity.get("entity") not in OWN_ENTITIES and isinstance(start, int) and isinstance(end, int):
+            if entity.get("entity") not in OWN_ENTITIES and not is_product_guess(entity) \
+                    and isinstance(start, int) and isinstance(end, int):
                 for index in set(word_at[max(start, 0):min(end, len(text))]) - {-1}:
                     self.used[index] = True
 
@@ -403,6 +404,10 @@ class _Tagger:
 SKIPPABLE = frozenset({"the", "any", "anything", "from", "by", "made", "a", "an", "of", "for", "in", "with"})
 
 
+def _overlap(a: Dict[Text, Any], b: Dict[Text, Any]) -> bool:
+    return a.get("start", 0) < b.get("end", 0) and b.get("start", 0) < a.get("end", 0)
+
+
 def exclusions(entities: List[Dict[Text, Any]], text: str) -> None:
     """Give the role ``exclude`` to brands and colours after a negation ("not Peakform", "no black ones")."""
     words = words_of(text)
@@ -461,5 +466,6 @@ class ShoppingTermExtractor(GraphComponent, EntityExtractorMixin):
             exclusions(entities, text)
             intent = (message.get(INTENT) or {}).get("name")
             found = self.add_extractor_name(shopping_terms(text, entities, intent))
+            entities = [e for e in entities if not (is_product_guess(e) and any(_overlap(e, f) for f in found))]
             message.set(ENTITIES, merge_entities(entities, found), add_to_output=True)
         return messages

@@ -244,3 +244,44 @@ def test_phone_width_chat_fills_the_screen(browser, stack: Stack) -> None:  # no
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "store-chat-phone.png"))
     context.close()
+
+
+def answer(page, text: str) -> tuple[str, list[str]]:  # noqa: ANN001 - playwright Page
+    """Ask in the open chat; return the answer's text and the products of its cards, in their order."""
+    before = page.locator(".sb-bot").count()
+    ask(page, text)
+    replies = page.locator(".sb-bot")
+    texts = [replies.nth(i).inner_text() for i in range(before, replies.count())]
+    cards = [replies.nth(i).locator(".sb-card").evaluate_all("cards => cards.map(c => c.dataset.productId)")
+             for i in range(before, replies.count())]
+    return "\n".join(texts), [product for found in cards for product in found]
+
+
+def test_a_shopping_conversation_follows_the_numbered_cards(page, shop: Shop) -> None:  # noqa: ANN001
+    open_chat(page)
+    _, shown = answer(page, "show me running shoes")
+    numbers = page.locator(".sb-carousel").last.locator(".sb-card-number").all_inner_texts()
+    assert len(shown) > 2 and numbers == [str(n) for n in range(1, len(shown) + 1)]
+    products = {p: get_product(shop.kg, p) for p in shown}
+
+    text, _ = answer(page, "tell me more about the second one")
+    assert products[shown[1]].name in text
+
+    text, _ = answer(page, "which of these is the cheapest")
+    cheapest = min(shown, key=lambda p: (products[p].price, shown.index(p)))
+    assert products[cheapest].name in text
+
+    prices = sorted({products[p].price for p in shown})
+    budget = prices[len(prices) // 2]
+    _, cheaper = answer(page, f"only the ones under ${budget}")
+    assert cheaper and all(get_product(shop.kg, p).price < budget and get_product(shop.kg, p).category == "Running Shoes"
+                           for p in cheaper)
+
+    first = get_product(shop.kg, cheaper[0])
+    _, like = answer(page, "something like the first one but cheaper")
+    assert like and first.id not in like and all(get_product(shop.kg, p).price < first.price for p in like)
+
+    _, described = answer(page, "a waterproof jacket for hiking in the rain")
+    assert described and "waterproof" in get_product(shop.kg, described[0]).description.lower()
+    OUTPUT.mkdir(exist_ok=True)
+    (OUTPUT / "widget-shopping.txt").write_text(page.locator(".sb-log").inner_text())

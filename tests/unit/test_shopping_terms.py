@@ -223,6 +223,17 @@ def test_component_merges_with_learned_entities() -> None:
     assert all(e.get("extractor") == "ShoppingTermExtractor" for e in message.get(ENTITIES))
 
 
+def test_a_learned_product_guess_over_a_budget_gives_way() -> None:
+    message = Message({TEXT: "yoga mats under 5 dollars", INTENT: {"name": "search_products", "confidence": 0.9},
+                       ENTITIES: [{"entity": "category", "start": 0, "end": 9, "value": "yoga mats",
+                                   "extractor": "GraphEntityMatcher"},
+                                  {"entity": "product", "start": 10, "end": 17, "value": "under 5",
+                                   "extractor": "CRFEntityExtractor"}]})
+    ShoppingTermExtractor().process([message])
+    entities = {(e["entity"], e.get("role"), e["value"]) for e in message.get(ENTITIES)}
+    assert entities == {("category", None, "yoga mats"), ("price", "max", "5")}
+
+
 def test_component_leaves_button_payloads_alone() -> None:
     message = Message({TEXT: '/ask_price{"product": "P0002"}', ENTITIES: []})
     ShoppingTermExtractor().process([message])
