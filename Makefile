@@ -60,7 +60,7 @@ test: model browser netns  ## set up, then run rasa data validate, the test stor
 	$(BIN)/shopbot test
 
 nlu-report: setup  ## 5-fold cross-validation of the NLU model (not part of make test)
-	$(BIN)/rasa test nlu --config config.yml --nlu data/nlu --cross-validation --folds 5 --out results/nlu
+	$(BIN)/shopbot nlu report --folds 5 --out results/nlu
 
 nlu-eval: data  ## the NLU model on data/eval, never trained on: service macro-F1, out-of-scope recall, false rejections, small talk, confusions
 	$(BIN)/shopbot nlu eval --json results/nlu-eval.json

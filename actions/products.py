@@ -270,8 +270,8 @@ class ActionSearchProducts(ShopAction):
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
         request = request_from(list(tracker.latest_message.get("entities") or []), shop.vocabulary())
         state = SearchState.from_slot(tracker.get_slot(SEARCH_SLOT))
-        named = entity_values(tracker, "product")
-        if named or request.is_empty():
+        pointed = entity_values(tracker, "product") or entity_values(tracker, "ordinal")
+        if pointed or request.is_empty():  # "like the Trailblazer 2", "like the first one but cheaper", "similar"
             base = self.reference_product(dispatcher, tracker, shop)
             if base is None:
                 return []

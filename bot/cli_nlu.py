@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,24 +27,30 @@ from bot.nlu_evaluation import (
 )
 
 
-def load_agent(model: Optional[str]):  # noqa: ANN201 - rasa.core.agent.Agent
-    """The trained model (trained first when its inputs changed), its catalog matcher on the demo store."""
+def serve_catalog_in_process() -> None:
+    """Give the catalog matcher the demo store's names from an in-process graph (no SPARQL server needed)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the sentence model comes installed, never fetched
+    from knowledge.settings import get_settings
+    from knowledge.shop import Shop, set_default_shop
+    from knowledge.sparql import OxigraphStoreClient
+
+    graph = OxigraphStoreClient()
+    graph.load_turtle(str(get_settings().catalog_file))
+    set_default_shop(Shop(graph, vocabulary_max_age=3600))
+
+
+def load_agent(model: Optional[str]):  # noqa: ANN201 - rasa.core.agent.Agent
+    """The trained model (trained first when its inputs changed), its catalog matcher on the demo store."""
+    serve_catalog_in_process()
     from rasa.core.agent import Agent
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
     from bot.training import train
-    from knowledge.settings import get_settings
-    from knowledge.shop import Shop, set_default_shop
-    from knowledge.sparql import OxigraphStoreClient
 
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
-    graph = OxigraphStoreClient()  # in process: the matcher needs the catalog's names, not a server
-    graph.load_turtle(str(get_settings().catalog_file))
-    set_default_shop(Shop(graph, vocabulary_max_age=3600))
     path = Path(model) if model else train()[0]
     say(f"loading {path}")
     return Agent.load(str(path))
@@ -122,8 +129,26 @@ def cmd_nlu_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nlu_report(args: argparse.Namespace) -> int:
+    """Cross-validate the NLU pipeline on data/nlu with Rasa's own ``rasa test nlu --cross-validation``."""
+    serve_catalog_in_process()
+    from rasa.__main__ import main as rasa_main
+
+    from knowledge.settings import PROJECT_ROOT
+
+    argv = ["rasa", "test", "nlu", "--config", str(PROJECT_ROOT / "config.yml"), "--nlu", str(PROJECT_ROOT / "data" / "nlu"),
+            "--cross-validation", "--folds", str(args.folds), "--out", args.out]
+    say(f"{args.folds}-fold cross-validation of the NLU pipeline, reports in {args.out}")
+    sys.argv = argv
+    try:
+        rasa_main()
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``shopbot nlu eval`` and ``shopbot nlu tune``."""
+    """Add ``shopbot nlu eval``, ``shopbot nlu tune`` and ``shopbot nlu report``."""
     nlu = commands.add_parser("nlu", help="evaluate and tune the NLU model").add_subparsers(
         dest="sub", required=True, metavar="SUB")
     evaluate_parser = nlu.add_parser("eval", help="service macro-F1, out-of-scope recall, false rejections, "
@@ -148,3 +173,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                              help="the same for answering the wrong intent (default: %(default)s)")
     tune_parser.add_argument("--top", type=int, default=12, help="settings to list (default: %(default)s)")
     tune_parser.set_defaults(func=cmd_nlu_tune)
+    report_parser = nlu.add_parser("report", help="k-fold cross-validation of the NLU pipeline on data/nlu "
+                                                  "(Rasa's report files, with the catalog's names)")
+    report_parser.add_argument("--folds", type=int, default=5, help="folds (default: %(default)s)")
+    report_parser.add_argument("--out", default="results/nlu", help="report folder (default: %(default)s)")
+    report_parser.set_defaults(func=cmd_nlu_report)

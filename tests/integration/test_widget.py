@@ -274,7 +274,7 @@ def test_a_shopping_conversation_follows_the_numbered_cards(page, shop: Shop) ->
     prices = sorted({products[p].price for p in shown})
     budget = prices[len(prices) // 2]
     _, cheaper = answer(page, f"only the ones under ${budget}")
-    assert cheaper and all(get_product(shop.kg, p).price < budget and get_product(shop.kg, p).category == "Running Shoes"
+    assert cheaper and all(get_product(shop.kg, p).price <= budget and get_product(shop.kg, p).category == "Running Shoes"
                            for p in cheaper)
 
     first = get_product(shop.kg, cheaper[0])
