@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from knowledge.recommend import SVD, Hybrid, ImplicitItemCF, ItemKNN, Popularity, UserKNN  # noqa: E402
+from knowledge.settings import get_settings  # noqa: E402
 from knowledge.recommend.evaluation import (  # noqa: E402
     DatasetMissing,
     fit_and_predict,
@@ -45,7 +46,6 @@ from knowledge.recommend.evaluation import (  # noqa: E402
     rmse,
 )
 
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 def say(message: str) -> None:
@@ -257,8 +257,8 @@ def bench_retail(path: Path, k: int = 10) -> Optional[list[dict[str, Any]]]:
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the comparisons that can run here."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ml-path", type=Path, default=SHARED_DATA / "ml-100k")
-    parser.add_argument("--retail-path", type=Path, default=SHARED_DATA / "online-retail")
+    parser.add_argument("--ml-path", type=Path, default=get_settings().datasets_dir / "ml-100k")
+    parser.add_argument("--retail-path", type=Path, default=get_settings().datasets_dir / "online-retail")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--only", choices=["ml-100k", "online-retail"])

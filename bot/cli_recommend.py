@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.console import say
-from knowledge.settings import PROJECT_ROOT
+from knowledge.settings import get_settings
 
-#: Where the public data sets live by default (outside the project, see ../shared/data/README.md).
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 METRIC_COLUMNS = {
     "ml-100k": ("rmse", "mae", "fit_seconds", "predict_seconds", "recommend_ms"),
@@ -101,7 +99,7 @@ def cmd_recommend_evaluate(args: argparse.Namespace) -> int:
     """Evaluate the recommenders on a public data set; print a table and optionally write JSON."""
     from knowledge.recommend.evaluation import DatasetMissing, evaluate
 
-    path = Path(args.path) if args.path else SHARED_DATA / args.dataset
+    path = Path(args.path) if args.path else get_settings().datasets_dir / args.dataset
     if args.rolling or args.cold_start:
         if args.dataset != "online-retail":
             say("error: --rolling and --cold-start need --dataset online-retail (purchases with dates)")
@@ -239,7 +237,7 @@ def register(subcommands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     )
     evaluate.add_argument("--dataset", required=True, choices=["ml-100k", "online-retail"], help="which data set")
     evaluate.add_argument(
-        "--path", help=f"data set folder (default: {SHARED_DATA}/DATASET)", default=None
+        "--path", help=f"data set folder (default: SHOPBOT_DATASETS_DIR/DATASET)", default=None
     )
     evaluate.add_argument("--folds", type=int, default=5, help="cross-validation folds for ml-100k (default: %(default)s)")
     evaluate.add_argument("--seed", type=int, default=42, help="seed of the fold split (default: %(default)s)")

@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from bot.console import say
-from knowledge.settings import PROJECT_ROOT, get_settings
+from knowledge.settings import get_settings
 
 if TYPE_CHECKING:
     from knowledge.segments.model import SegmentModel
 
-#: Where the public data sets live by default (outside the project, see ../shared/data/README.md).
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 REPORT_FILE = "segments.html"
 
 
@@ -102,7 +100,7 @@ def cmd_segments_evaluate(args: argparse.Namespace) -> int:
     from knowledge.segments import report
     from knowledge.segments.retail import online_retail_segments, summary
 
-    path = Path(args.path) if args.path else SHARED_DATA / "online-retail"
+    path = Path(args.path) if args.path else get_settings().datasets_dir / "online-retail"
     try:
         model = online_retail_segments(path, _k_range(args), args.seed, progress=say)
     except DatasetMissing as error:
@@ -150,7 +148,7 @@ def register(subcommands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     _shop(report)
     report.set_defaults(func=cmd_segments_report)
     evaluate = segments.add_parser("evaluate", help="segments of the Online Retail customers: k and silhouette")
-    evaluate.add_argument("--path", help=f"data set folder (default: {SHARED_DATA}/online-retail)")
+    evaluate.add_argument("--path", help=f"data set folder (default: SHOPBOT_DATASETS_DIR/online-retail)")
     evaluate.add_argument("--report", metavar="OUT", help="also write the HTML report to this file")
     evaluate.add_argument("--json", metavar="OUT", help="also write the figures as JSON to this file")
     _common(evaluate)

@@ -45,6 +45,10 @@ class Settings:
     public_url: str = field(default_factory=lambda: _env("SHOPBOT_PUBLIC_URL", ""))
     rasa_public_url: str = field(default_factory=lambda: _env("RASA_PUBLIC_URL", ""))
     currency: str = field(default_factory=lambda: _env("SHOPBOT_CURRENCY", "USD"))
+    # Public data sets for evaluation and benchmarks only (MovieLens 100k, UCI Online Retail), never copied in.
+    datasets_dir: Path = field(
+        default_factory=lambda: Path(_env("SHOPBOT_DATASETS_DIR", str(PROJECT_ROOT.parent / "shared" / "data")))
+    )
     staff_user: str = field(default_factory=lambda: _env("SHOPBOT_STAFF_USER", ""))
     # --- security: who may reach what, and how much work one request may cause ---
     rasa_host: str = field(default_factory=lambda: _env("RASA_HOST", "127.0.0.1"))

@@ -31,7 +31,7 @@ Handler = Callable[..., Awaitable[HTTPResponse]]
 
 def templates() -> Environment:
     """The Jinja environment of the web pages (HTML autoescaped)."""
-    from actions.render import money
+    from knowledge.formatting import money
 
     environment = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
     environment.globals["money"] = money

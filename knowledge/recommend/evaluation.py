@@ -46,7 +46,7 @@ def load_movielens(path: Union[str, Path]) -> InteractionArrays:
     file = path / "u.data" if path.is_dir() else path
     if not file.is_file():
         raise DatasetMissing(
-            f"MovieLens 100K not found: no u.data at {path} (put the ml-100k folder under ../shared/data, see its README)"
+            f"MovieLens 100K not found: no u.data at {path} (put the ml-100k folder in SHOPBOT_DATASETS_DIR; the README says where to download it)"
         )
     table = np.loadtxt(file, dtype=np.int64, delimiter="\t", ndmin=2)
     if table.shape[1] < 3:
@@ -123,7 +123,7 @@ def _retail_files(path: Path) -> list[Path]:
                 return files
     raise DatasetMissing(
         f"Online Retail not found: no CSV files in {path}/by-day or {path} "
-        "(put the online-retail folder under ../shared/data, see its README)"
+        "(put the online-retail folder in SHOPBOT_DATASETS_DIR; the README says where to download it)"
     )
 
 

@@ -8,7 +8,7 @@ the defaults), so every reported window score is out of sample; the test period 
 that were best over all windows. The simple collaborative filters (user and item cosine, user and item
 Pearson, ALS when ``implicit`` is installed), EASE and popularity are scored on the same windows.
 
-    data = load_online_retail("../shared/data/online-retail")
+    data = load_online_retail(get_settings().datasets_dir / "online-retail")
     rolling = rolling_evaluation(data, cutoff="2011-02-01", test_end="2011-03-01")
     cold = cold_start_evaluation(data, rolling)      # customers with at most 3 purchases before the cutoff
 """

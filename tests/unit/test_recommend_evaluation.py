@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from bot.cli import main
-from bot.cli_recommend import SHARED_DATA, format_table, register
+from bot.cli_recommend import format_table, register
+from knowledge.settings import get_settings
 from knowledge.recommend import SVD, InteractionArrays, ItemKNN, Popularity
 from knowledge.recommend.evaluation import (
     DatasetMissing,
@@ -237,7 +238,7 @@ def test_cli_missing_data_is_a_message(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_real_movielens_when_present() -> None:
     try:
-        ratings = load_movielens(SHARED_DATA / "ml-100k")
+        ratings = load_movielens(get_settings().datasets_dir / "ml-100k")
     except DatasetMissing as error:
         pytest.skip(str(error))
     assert len(ratings) == 100_000
@@ -246,7 +247,7 @@ def test_real_movielens_when_present() -> None:
 
 def test_real_online_retail_when_present() -> None:
     try:
-        data = load_online_retail(SHARED_DATA / "online-retail")
+        data = load_online_retail(get_settings().datasets_dir / "online-retail")
     except DatasetMissing as error:
         pytest.skip(str(error))
     assert data.dates.min() >= np.datetime64("2010-12-01") and data.dates.max() < np.datetime64("2011-03-01")

@@ -13,7 +13,8 @@ import pytest
 from sklearn.metrics import silhouette_score
 from sqlalchemy import select
 
-from bot.cli_segments import SHARED_DATA, register
+from bot.cli_segments import register
+from knowledge.settings import get_settings
 from knowledge.demo_store import CATEGORIES, generate_products
 from knowledge.segments import (
     NO_PURCHASE,
@@ -267,7 +268,7 @@ def test_online_retail_adapter_on_a_few_invoices() -> None:
 
 
 def test_evaluate_online_retail() -> None:
-    path = SHARED_DATA / "online-retail"
+    path = get_settings().datasets_dir / "online-retail"
     if not path.is_dir():
         pytest.skip(f"no Online Retail data at {path}")
     result = evaluate_online_retail(path)
