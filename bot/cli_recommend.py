@@ -46,7 +46,7 @@ def format_rolling(result: dict[str, Any]) -> str:
         scores = result["algorithms"][name]
         cells = [f"{w['recall@10']:>15.4f}" for w in scores["windows"]]
         cells += [f"{scores['mean'][m]:>8.4f}±{scores['spread'][m]:.4f}".rjust(15) for m in ("recall@10", "ndcg@10", "coverage")]
-        cells += [f"{scores['test'][m]:>15.4f}" for m in ("recall@10", "ndcg@10", "coverage")]
+        cells += [f"{scores['test'][m]:>15.4f}" if scores["test"] else f"{'-':>15}" for m in ("recall@10", "ndcg@10", "coverage")]
         lines.append("  ".join([f"{name:<{width}}"] + cells))
     for name, reason in result.get("skipped", {}).items():
         lines.append(f"{name:<{width}}  {reason}")

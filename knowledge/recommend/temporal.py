@@ -321,12 +321,19 @@ def rolling_evaluation(
     test_split = make_split(data, Window(np.datetime64(cutoff, "s"), np.datetime64(test_end, "s")))
     _say(progress, f"test {test_split.window.label}: train {len(test_split.train)} pairs, "
                    f"{len(test_split.test)} customers; hybrid weights {final_weights}, segment {final_segment}")
+    for name in results:
+        results[name]["mean"], results[name]["spread"] = _summary(results[name]["windows"])
+        results[name]["test"] = None
+    if not test_split.test:
+        _say(progress, f"test {test_split.window.label}: no returning customer bought a new item in it (the data "
+                       f"ends {np.datetime_as_string(data.dates.max(), unit='D')}); the windows alone are reported")
     for name, make in [("Hybrid", lambda: hybrid_with(final_weights, final_segment)), *algorithms.items()]:
+        if not test_split.test:
+            break
         started = time.perf_counter()
         model = _fit(make(), test_split)
         scored = model_metrics(model, test_split, test_split.users, k)
         results[name]["test"] = {m: scored[m] for m in METRICS}
-        results[name]["mean"], results[name]["spread"] = _summary(results[name]["windows"])
         _say(progress, f"  {name}: test recall@{k} {scored[f'recall@{k}']:.4f} ({time.perf_counter() - started:.1f} s)")
     return {
         "dataset": "online-retail",

@@ -111,6 +111,16 @@ def test_rolling_reports_every_algorithm_per_window_with_the_spread(rolling: dic
     assert rolling["algorithms"]["Hybrid"]["test"]["recall@10"] > rolling["algorithms"]["Popularity"]["test"]["recall@10"]
 
 
+def test_a_test_period_after_the_data_is_reported_as_missing_not_as_zero(retail: Path) -> None:
+    from bot.cli_recommend import format_rolling
+
+    late = rolling_evaluation(load_online_retail(retail), cutoff="2011-03-01", test_end="2011-06-01", windows=1, days=7)
+    assert all(scores["test"] is None and len(scores["windows"]) == 1 for scores in late["algorithms"].values())
+    table = format_rolling(late).splitlines()
+    hybrid = next(line for line in table if line.startswith("Hybrid"))
+    assert hybrid.split()[-3:] == ["-", "-", "-"]
+
+
 def test_cold_start_compares_the_hybrid_with_and_without_segments(retail: Path, rolling: dict) -> None:
     cold = cold_start_evaluation(load_online_retail(retail), rolling)
     assert cold["protocol"]["customers"] > 0 and cold["protocol"]["segment_weight"] > 0
