@@ -324,8 +324,10 @@ class ShopRecommender:
         skip = ranking.exclude | set(request.exclude)
         candidates = [(pid, score) for pid, score in ranking.ranked if pid not in skip][:MAX_CANDIDATES]
         picks: list[Suggestion] = []
-        for start in range(0, len(candidates), CHUNK):
-            chunk = candidates[start : start + CHUNK]
+        start, size = 0, max(3 * request.n, 8)  # most requests fit the first few; a narrow one reads on in bigger chunks
+        while start < len(candidates):
+            chunk = candidates[start : start + size]
+            start, size = start + size, min(4 * size, CHUNK)
             facts = {p.id: p for p in get_products(self.kg, [pid for pid, _ in chunk])}
             for pid, score in chunk:
                 product = facts.get(pid)
