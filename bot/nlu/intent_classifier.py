@@ -13,7 +13,6 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers import LABEL_RANKING_LENGTH
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -22,15 +21,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from bot.nlu.graph_entities import is_product_guess
+from bot.nlu.persistence import load_skops, save_skops
 
 logger = logging.getLogger(__name__)
 
-class InvalidModelError(RasaException):
-    """The persisted classifier holds something other than scikit-learn objects and sparse matrices."""
-
-
 # Types the persisted model may hold besides scikit-learn's own (the idf diagonal is a sparse matrix).
 TRUSTED_TYPES = ["scipy.sparse._csr.csr_matrix"]
+MODEL_FILE = "intent_classifier.skops"
 
 
 # Catalog names stand for their kind in the n-grams: "what does Lumiere have" reads "what does __brand__ have",
@@ -142,26 +139,13 @@ class NgramEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         return scipy.sparse.hstack([ngrams, scipy.sparse.csr_matrix(embeddings)]).tocsr()
 
     def _persist(self) -> None:
-        import skops.io as sio
-
-        with self._storage.write_to(self._resource) as directory:
-            sio.dump(self._model, directory / "intent_classifier.skops")
+        save_skops(self._storage, self._resource, MODEL_FILE, self._model)
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "NgramEmbeddingIntentClassifier":
         """The trained classifier, or an untrained one if training saved none."""
-        import skops.io as sio
-
-        try:
-            with model_storage.read_from(resource) as directory:
-                path = directory / "intent_classifier.skops"
-                if not path.is_file():
-                    raise FileNotFoundError(path)
-                untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
-                if untrusted:
-                    raise InvalidModelError(f"{path} holds types that are not trusted: {sorted(untrusted)}")
-                return cls(config, model_storage, resource, sio.load(path, trusted=TRUSTED_TYPES))
-        except (ValueError, FileNotFoundError):  # Rasa's storage raises ValueError for a resource it never saved
+        model = load_skops(model_storage, resource, MODEL_FILE, TRUSTED_TYPES)
+        if model is None:
             logger.warning("no trained intent classifier in the model, intents will not be classified")
-            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, model)

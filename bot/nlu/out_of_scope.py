@@ -48,10 +48,13 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+from bot.nlu.persistence import load_skops, save_skops
+
 logger = logging.getLogger(__name__)
 
 #: What the detector adds to the parse result: its score, threshold and decision (see `Verdict`).
 OUT_OF_SCOPE_KEY = "out_of_scope"
+MODEL_FILE = "out_of_scope.skops"
 WORD = re.compile(r"[a-z][a-z']+")
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {
     "i'm", "i'd", "i've", "i'll", "don't", "can't", "won't", "isn't", "didn't", "doesn't", "it's", "what's",
@@ -352,31 +355,16 @@ class OutOfScopeDetector(GraphComponent, IntentClassifier):
     # --- persistence -------------------------------------------------------------------------------
 
     def _persist(self) -> None:
-        import skops.io as sio
-
-        with self._storage.write_to(self._resource) as directory:
-            sio.dump(self._model, directory / "out_of_scope.skops")
+        save_skops(self._storage, self._resource, MODEL_FILE, self._model)
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "OutOfScopeDetector":
         """The trained detector, or one that lets every message through if training saved none."""
-        import skops.io as sio
-
-        from bot.nlu.intent_classifier import InvalidModelError
-
-        try:
-            with model_storage.read_from(resource) as directory:
-                path = directory / "out_of_scope.skops"
-                if not path.is_file():
-                    raise FileNotFoundError(path)
-                untrusted = sio.get_untrusted_types(file=path)
-                if untrusted:
-                    raise InvalidModelError(f"{path} holds types that are not trusted: {sorted(untrusted)}")
-                return cls(config, model_storage, resource, sio.load(path, trusted=[]))
-        except (ValueError, FileNotFoundError):  # Rasa's storage raises ValueError for a resource it never saved
+        model = load_skops(model_storage, resource, MODEL_FILE)
+        if model is None:
             logger.warning("no trained out-of-scope detector in the model, every message counts as in scope")
-            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, model)
 
 
 def domain_of(message: Message) -> Optional[str]:

@@ -19,7 +19,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.channels import action_validation
-from bot.nlu.intent_classifier import InvalidModelError, NgramEmbeddingIntentClassifier
+from bot.nlu.intent_classifier import NgramEmbeddingIntentClassifier
+from bot.nlu.persistence import InvalidModelError
 from bot.nlu.sentence_embeddings import SentenceEmbeddingFeaturizer, SentenceEncoder, bundled_model_path
 
 WIDTH = 384  # all-MiniLM-L6-v2's hidden size

@@ -15,7 +15,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.intent_classifier import InvalidModelError, NgramEmbeddingIntentClassifier
+from bot.nlu.intent_classifier import NgramEmbeddingIntentClassifier
+from bot.nlu.persistence import InvalidModelError
 from bot.nlu.out_of_scope import (
     OUT_OF_SCOPE_KEY,
     OutOfScopeDetector,
