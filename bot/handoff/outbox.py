@@ -2,6 +2,8 @@
 
 While the webhook is configured, a background task of the web app, twice a second:
 
+0. announces hand-overs and left messages it has not announced yet (``handoff.created``, ``message.created``),
+   whichever process recorded them;
 1. passes on what shoppers write to a person: the tracker store's new user messages of every waiting or open
    hand-over become ``handoff.message`` events (a cursor per hand-over, kept in the database, so nothing is sent
    twice or lost across restarts);
@@ -31,6 +33,14 @@ logger = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 0.5
 TIMEOUT_SECONDS = 5
+
+
+def announce_new(db: Any) -> int:
+    """Queue ``handoff.created`` / ``message.created`` for what the outbox has not heard of yet; how many."""
+    found = handoffs.unannounced(db)
+    for subject, kind in found:
+        handoffs.enqueue(db, subject, kind)
+    return len(found)
 
 
 def forward_shopper_messages(db: Any, reader: TrackerStoreReader) -> int:
@@ -106,7 +116,8 @@ class Deliverer:
             return f"{type(error).__name__}: {error}"
 
     async def step(self) -> int:
-        """Queue new shopper messages, then deliver what is due; how many deliveries went through."""
+        """Queue new hand-overs, messages and shopper messages, then deliver what is due; how many went through."""
+        await self._blocking(announce_new, self.db)
         await self._blocking(forward_shopper_messages, self.db, self.reader)
         sent = 0
         for delivery in await self._blocking(handoffs.due_deliveries, self.db):

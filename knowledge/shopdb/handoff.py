@@ -476,6 +476,23 @@ def delivery_failed(db: DB, delivery_id: int, error: str, now: Optional[datetime
         session.commit()
 
 
+def unannounced(db: DB) -> list[tuple[str, str]]:
+    """Live hand-overs and new left messages the outbox has never had an event for: (subject, kind to announce).
+
+    The web app's deliverer announces them, so a helpdesk hears of everything even when the process that
+    created it (the action server) was not told about the webhook.
+    """
+    with session_scope(db) as session:
+        announced = select(OutboxEvent.subject)
+        handoffs = session.scalars(select(HandoffRequest.id).where(
+            HandoffRequest.status != CLOSED, HandoffRequest.id.not_in(announced)).order_by(HandoffRequest.created_at)
+            .limit(500)).all()
+        messages = session.scalars(select(SupportMessage.id).where(
+            SupportMessage.status == "new", SupportMessage.id.not_in(announced)).order_by(SupportMessage.created_at)
+            .limit(500)).all()
+    return [(id, "handoff.created") for id in handoffs] + [(id, "message.created") for id in messages]
+
+
 def outbox(db: DB, subject: Optional[str] = None, limit: int = 100) -> list[dict[str, Any]]:
     """The outbox's latest events (of one subject), newest first, with their delivery state."""
     with session_scope(db) as session:
@@ -499,5 +516,5 @@ __all__ = [
     "agent_left", "agent_seen", "agents_on_duty", "customer_email", "delivered", "delivery_failed",
     "due_deliveries", "enqueue", "finish", "forwarded", "get_handoff", "get_message", "handoffs_since",
     "leave_message", "left_messages", "message_done", "outbox", "queues", "record_reply", "request_handoff", "take",
-    "undelivered_count",
+    "unannounced", "undelivered_count",
 ]

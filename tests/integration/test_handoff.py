@@ -8,19 +8,27 @@ without hours counts as open), so the test does not depend on the clock; the out
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import queue
 import re
-from typing import Iterator
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
 
 import pytest
 import requests
 
 from actions.render import money
 from bot.cli import Stack
+from bot.handoff.webhook import HEADER, verify
+from bot.services import free_port, web_service
 from knowledge.products import get_product
 from knowledge.shop import Shop
 from knowledge.shopdb import connect
 from knowledge.shopdb import handoff as handoffs
 from knowledge.shopdb.staff import add_staff, issue_token
+from tests.integration.rest import chat
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.browser]
 
@@ -140,6 +148,8 @@ def test_a_shopper_is_handed_to_a_person_and_back(stack: Stack, shop: Shop, alwa
         reply.wait_for(timeout=5_000)
         assert "Hello, this is Agnes" in reply.inner_text() and AGENT_NAME in reply.inner_text()
         assert "chatting with Agnes" in shopper.locator(".sb-handoff").inner_text()
+        agent.wait_for_selector("h1 .state[data-state='open']")  # answering took the conversation
+        assert agent.locator("#take").is_hidden()
 
         # The shopper's answer shows on the agent's page live; the assistant says nothing.
         say(shopper, "does it come in a wider fit?")
@@ -163,11 +173,18 @@ def test_a_shopper_is_handed_to_a_person_and_back(stack: Stack, shop: Shop, alwa
         shopper.wait_for_selector(".sb-bot:has-text(\"You're back with the shop assistant\")", timeout=5_000)
         assert shopper.locator(".sb-handoff").is_hidden()
         agent.wait_for_selector("h1 .state[data-state='closed']")
+        assert agent.locator("#reply").is_hidden() and agent.locator("#handback").is_hidden()
         other = get_product(shop.kg, "P0002")
         say(shopper, f"how much is the {other.name}?")
         shopper.wait_for_selector('.sb-card[data-product-id="P0002"]')
         price = shopper.locator('.sb-card[data-product-id="P0002"] .sb-card-price').last.inner_text()
         assert price == money(other.price, other.currency)
+
+        # The containment page counts the hand-over and the wait for Agnes's first answer.
+        agent.goto(base(stack) + "/admin/containment?days=7")
+        assert int(agent.locator("[data-figure='handed_over']").inner_text().split()[0]) >= 1
+        assert re.fullmatch(r"\d+ s \(\d+ answered\)", agent.locator("[data-figure='median_wait']").inner_text())
+        assert agent.locator("figure img").get_attribute("src").startswith("data:image/")
     finally:
         agent_context.close()
         shopper_context.close()
@@ -200,3 +217,91 @@ def test_the_relay_on_the_rasa_server_needs_its_token(stack: Stack) -> None:
     assert requests.post(url, json={"text": "hi"}, timeout=30).status_code == 401
     assert requests.post(url, json={"text": "hi"}, headers={"Authorization": "Bearer wrong"},
                          timeout=30).status_code == 401
+
+
+class Helpdesk:
+    """A helpdesk's webhook receiver on this machine: every delivery with its headers, in a queue."""
+
+    def __init__(self) -> None:
+        self.received: queue.Queue = queue.Queue()
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.put((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/shopbot"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def next(self, kind: str, timeout: float = 30) -> tuple[dict[str, str], bytes]:
+        """The next delivery of this kind (earlier deliveries of other kinds are skipped)."""
+        while True:
+            headers, body = self.received.get(timeout=timeout)
+            if headers.get("X-Shopbot-Event") == kind:
+                return headers, body
+
+
+@pytest.fixture(scope="module")
+def helpdesk(stack: Stack) -> Iterator[tuple[Helpdesk, str, str]]:
+    """A second web app on the stack's database and Rasa server, with the helpdesk webhook configured."""
+    desk = Helpdesk()
+    secret = "a webhook secret for the tests"
+    settings = dataclasses.replace(stack.settings, web_port=free_port(), handoff_webhook_url=desk.url,
+                                   handoff_webhook_secret=secret)
+    env = {**settings.service_env(), **settings.secret_env("shopper-token", "handoff-relay", "handoff-webhook")}
+    web = web_service(settings.web_port, settings.var_dir / "logs" / "helpdesk-web", env)
+    web.start()
+    try:
+        web.wait_ready(60)
+        yield desk, f"http://127.0.0.1:{settings.web_port}", secret
+    finally:
+        web.stop()
+        desk.server.shutdown()
+
+
+def test_a_helpdesk_hears_of_a_hand_over_signed_and_answers_through_the_api(
+    stack: Stack, shop: Shop, always_open, agent_token: str, helpdesk  # noqa: ANN001
+) -> None:
+    desk, web, secret = helpdesk
+    auth = {"Authorization": f"Bearer {agent_token}"}
+    assert requests.post(web + "/api/handoff/presence", headers=auth, timeout=30).json()["on_duty"]
+    shopper = chat(stack, "helpdesk")
+    shopper.text("how much is the trailblazer 2?")
+    assert "passing our conversation to a person" in shopper.text("can I talk to a person please")
+
+    headers, body = desk.next("handoff.created")
+    assert verify(body, headers[HEADER], secret)
+    assert not verify(body + b" ", headers[HEADER], secret) and not verify(body, headers[HEADER], "another secret")
+    created = json.loads(body)
+    handoff_id = created["handoff"]["id"]
+    assert created["handoff"]["conversation_id"] == shopper.sender
+    assert any("trailblazer 2" in line["text"] for line in created["transcript"] if line["who"] == "shopper")
+    assert created["links"]["reply"].endswith(f"/api/handoff/{handoff_id}/reply")
+
+    assert shopper.say("hello? anyone there?") == []  # the assistant stays silent
+    headers, body = desk.next("handoff.message")
+    assert verify(body, headers[HEADER], secret)
+    assert json.loads(body)["message"]["text"] == "hello? anyone there?"
+
+    sent = requests.post(f"{web}/api/handoff/{handoff_id}/reply", json={"text": "Hi, Ola here.", "agent_name": "Ola"},
+                         headers=auth, timeout=30)
+    assert sent.status_code == 200 and sent.json()["handoff"]["state"] == "open"
+    shown = requests.get(f"{web}/api/handoff/{handoff_id}", headers=auth, timeout=30).json()
+    assert {"who": "agent", "name": "Ola", "text": "Hi, Ola here."}.items() <= shown["transcript"][-1].items()
+
+    back = requests.post(f"{web}/api/handoff/{handoff_id}/handback", json={}, headers=auth, timeout=30)
+    assert back.status_code == 200 and back.json()["handoff"]["state"] == "closed"
+    headers, body = desk.next("handoff.handed_back")
+    assert verify(body, headers[HEADER], secret)
+    trailblazer = get_product(shop.kg, "P0001")
+    answer = shopper.text("how much is the trailblazer 2?")  # the assistant answers again, from the graph
+    assert money(trailblazer.price, trailblazer.currency) in answer
+    again = requests.post(f"{web}/api/handoff/{handoff_id}/reply", json={"text": "too late"}, headers=auth, timeout=30)
+    assert again.status_code == 409

@@ -112,6 +112,19 @@ def test_the_outbox_keeps_each_hand_overs_events_in_order_and_retries(db: ShopDB
     assert {d.subject for d in handoffs.due_deliveries(db, now=later + timedelta(days=30))} == {one.id}
 
 
+def test_what_the_outbox_never_heard_of_is_announced_once(db: ShopDB) -> None:
+    told = handoffs.request_handoff(db, "conv-told", "a person please", [], notify=True)
+    untold = handoffs.request_handoff(db, "conv-untold", "a person please", [])
+    closed = handoffs.request_handoff(db, "conv-closed", "a person please", [])
+    handoffs.finish(db, closed.id, "ada", "closed")
+    message = handoffs.leave_message(db, "conv-m", "jo@example.com", "call me")
+    assert handoffs.unannounced(db) == [(untold.id, "handoff.created"), (message, "message.created")]
+    for subject, kind in handoffs.unannounced(db):
+        handoffs.enqueue(db, subject, kind)
+    assert handoffs.unannounced(db) == []
+    assert told.id in {event["subject"] for event in handoffs.outbox(db)}
+
+
 def test_the_agent_role_may_answer_shoppers_but_not_edit(db: ShopDB) -> None:
     assert can("agent", "handoff") and can("admin", "handoff") and can("agent", "read")
     assert not can("agent", "write") and not can("editor", "handoff") and not can("viewer", "handoff")
