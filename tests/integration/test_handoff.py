@@ -27,7 +27,7 @@ from knowledge.products import get_product
 from knowledge.shop import Shop
 from knowledge.shopdb import connect
 from knowledge.shopdb import handoff as handoffs
-from knowledge.shopdb.staff import add_staff, issue_token
+from knowledge.shopdb.staff import add_staff, issue_token, open_session
 from tests.integration.rest import chat
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.browser]
@@ -189,6 +189,39 @@ def test_a_shopper_is_handed_to_a_person_and_back(stack: Stack, shop: Shop, alwa
         agent_context.close()
         shopper_context.close()
     assert not errors, f"errors in the pages: {errors}"
+
+
+CLOSED_ALL_WEEK = """
+    <https://shop.example/ns#store> <https://schema.org/openingHoursSpecification> <https://shop.example/policy/test-closed> .
+    <https://shop.example/policy/test-closed> a <https://schema.org/OpeningHoursSpecification> ;
+        <https://schema.org/dayOfWeek> <https://schema.org/Monday>, <https://schema.org/Tuesday>,
+            <https://schema.org/Wednesday>, <https://schema.org/Thursday>, <https://schema.org/Friday>,
+            <https://schema.org/Saturday>, <https://schema.org/Sunday> ;
+        <https://schema.org/opens> "00:00:00"^^<http://www.w3.org/2001/XMLSchema#time> ;
+        <https://schema.org/closes> "00:00:00"^^<http://www.w3.org/2001/XMLSchema#time> .
+"""
+
+
+def test_out_of_hours_a_message_is_left_and_waits_in_the_inbox(stack: Stack, shop: Shop, always_open, agent_token) -> None:  # noqa: ANN001, E501
+    shop.kg.update(f"INSERT DATA {{ {CLOSED_ALL_WEEK} }}")  # opens = closes: closed every day, agents or not
+    try:
+        shopper = chat(stack, "left-message")
+        offer = shopper.text("can I speak to someone from your team?")
+        assert "outside our opening hours" in offer and "What would you like to tell our team?" in offer
+        shopper.text("my parcel never arrived, please write to me")
+        stored = shopper.text("it's kim.lee@example.com")
+        reference = re.search(r"reference (MS-[0-9A-F]+)", stored).group(1)
+    finally:
+        shop.kg.update(f"DELETE DATA {{ {CLOSED_ALL_WEEK} }}")
+    db = connect(stack.settings.database_url)
+    try:
+        session = open_session(db, AGENT)
+    finally:
+        db.dispose()
+    inbox = requests.get(base(stack) + "/admin/inbox", cookies={"shopbot_staff": session.cookie}, timeout=30)
+    assert inbox.status_code == 200
+    row = re.search(rf'<tr data-message="{reference}">.*?</tr>', inbox.text, re.S).group(0)
+    assert "kim.lee@example.com" in row and "my parcel never arrived, please write to me" in row
 
 
 def test_the_helpdesk_api_refuses_bad_tokens_and_other_roles(stack: Stack, agent_token: str) -> None:
