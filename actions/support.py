@@ -1,4 +1,4 @@
-"""Store policies, complaints, a hand-over to a person, and what to do when NLU is unsure."""
+"""Store policies, complaints, and what to do when NLU is unsure (the hand-over itself: ``actions/handoff.py``)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from actions.orders import previous_bot_action, shop_db
 from actions.products import ShopAction
 from knowledge import policies
 from knowledge.settings import get_settings
-from knowledge.shop import Shop, default_shop
+from knowledge.shop import Shop
 from knowledge.shopdb import support
-from knowledge.sparql import KnowledgeGraphUnavailable
 
 HANDOFF_BUTTON = {"title": "Talk to a person", "payload": "/human_handoff"}
 
@@ -139,33 +138,6 @@ class ActionComplaint(Action):
             text=f"I'm really sorry about that. I've recorded your complaint (reference {number}) so our team "
                  "can look into it. Would you like to talk to a person now?",
             buttons=[HANDOFF_BUTTON],
-        )
-        return []
-
-
-class ActionHandoff(Action):
-    """Record a request for a person, with the transcript so far, and say what happens next."""
-
-    def name(self) -> Text:
-        return "action_handoff"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
-        try:
-            contact = policies.store_contact(default_shop().kg)
-        except KnowledgeGraphUnavailable:  # the hand-over must work even when the graph does not
-            contact = None
-        with shop_db().session() as db:
-            number = support.record_handoff(
-                db, tracker.sender_id, reason=last_said(tracker),
-                transcript=transcript(tracker), customer_id=customer_id(tracker),
-            )
-        hours = f" ({contact.hours})" if contact and contact.hours else ""
-        email = f" You can also write to {contact.email}." if contact and contact.email else ""
-        dispatcher.utter_message(
-            text=f"I've passed our conversation to a person (request {number}). Someone from our team will reply "
-                 f"here as soon as they can during opening hours{hours}.{email}"
         )
         return []
 

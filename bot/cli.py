@@ -160,12 +160,13 @@ class Stack:
             self._start(action_service(settings.action_port, logs, {**env, **settings.secret_env("action-server")}),
                         timeout=90)
         if with_rasa:
-            secrets = {**settings.secret_env("shopper-token", "action-server"), "RASA_API_TOKEN": settings.rasa_api_token}
+            secrets = {**settings.secret_env("shopper-token", "action-server", "handoff-relay"),
+                       "RASA_API_TOKEN": settings.rasa_api_token}
             rasa = rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url, {**env, **secrets})
             self._start(rasa, timeout=300)
         if with_web:
-            self._start(web_service(settings.web_port, logs, {**env, **settings.secret_env("shopper-token")}),
-                        timeout=60)
+            web_secrets = settings.secret_env("shopper-token", "handoff-relay", "handoff-webhook")
+            self._start(web_service(settings.web_port, logs, {**env, **web_secrets}), timeout=60)
 
     def _start(self, service, timeout: float) -> None:  # noqa: ANN001 - bot.services.Service
         say(f"starting {service.name} on port {service.port} (log: {service.log_path})")

@@ -269,10 +269,27 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     password = _password(args, args.name)
     db = _db()
     try:
-        staff = add_staff(db, args.name, password, role=args.role)
+        staff = add_staff(db, args.name, password, role=args.role, display_name=args.display_name)
     finally:
         db.dispose()
     say(f"added staff account {staff.username} ({staff.role})")
+    return 0
+
+
+@_run
+def cmd_staff_set(args: argparse.Namespace) -> int:
+    """Change a staff account's role or display name."""
+    from knowledge.shopdb.staff import set_display_name, set_role
+
+    if args.role is None and args.display_name is None:
+        raise _Usage("give --role or --display-name")
+    db = _db()
+    try:
+        staff = set_role(db, args.name, args.role) if args.role else None
+        staff = set_display_name(db, args.name, args.display_name) if args.display_name is not None else staff
+    finally:
+        db.dispose()
+    say(f"{staff.username}: {staff.role}, shown to shoppers as {staff.name!r}")
     return 0
 
 
@@ -291,7 +308,7 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
         return 0
     for staff in accounts:
         print(f"{staff.username:<24} {staff.role:<7} {'active' if staff.active else 'disabled':<8} "
-              f"since {staff.created_at:%Y-%m-%d}")
+              f"since {staff.created_at:%Y-%m-%d}" + (f"  shown as {staff.display_name!r}" if staff.display_name else ""))
     return 0
 
 
@@ -422,10 +439,17 @@ def register(
     )
     parser = staff.add_parser("add", help="create a staff account (asks for the password twice)")
     parser.add_argument("name", help="username")
-    parser.add_argument("--role", choices=["viewer", "editor", "admin"], default="editor",
-                        help="viewer reads, editor also edits the graph, admin also manages staff (default: editor)")
+    parser.add_argument("--role", choices=["viewer", "editor", "agent", "admin"], default="editor",
+                        help="viewer reads, editor also edits the graph, agent answers shoppers handed over to a "
+                             "person (the inbox), admin does all and manages staff (default: editor)")
+    parser.add_argument("--display-name", help="the name shoppers see when this person answers (default: the username)")
     parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     parser.set_defaults(func=cmd_staff_add)
+    parser = staff.add_parser("set", help="change a staff account's role or display name")
+    parser.add_argument("name", help="username")
+    parser.add_argument("--role", choices=["viewer", "editor", "agent", "admin"])
+    parser.add_argument("--display-name", help="the name shoppers see (empty: the username)")
+    parser.set_defaults(func=cmd_staff_set)
     staff.add_parser("list", help="list the staff accounts").set_defaults(func=cmd_staff_list)
     parser = staff.add_parser("token", help="print a new API token for a staff account (it expires)")
     parser.add_argument("name", help="username")

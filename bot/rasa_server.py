@@ -10,7 +10,10 @@ It is ``rasa run`` with the chat channels of ``bot/credentials.yml`` and these s
   ``/socket.io/``) and ``/`` answers 403 to any client that is not on loopback or that comes through a proxy
   (``X-Forwarded-For``/``Forwarded``), token or not. The token is passed to Rasa inside this process, never on
   a command line that ``ps`` would show;
-* request bodies of at most ``MAX_BODY_BYTES`` while the API is off (the REST channel caps its own at 64 kB).
+* request bodies of at most ``MAX_BODY_BYTES`` while the API is off (the REST channel caps its own at 64 kB);
+* the hand-over relay (``bot/handoff/relay.py``) under ``/internal/handoff/``: the web app's way to put an agent's
+  reply into a shopper's conversation and hand it back to the assistant. Like the API, only for this machine,
+  and only with its own token (``HANDOFF_RELAY_TOKEN``, derived from ``var/secret.key`` by default).
 """
 
 from __future__ import annotations
@@ -53,11 +56,14 @@ def internal_only(request: Any) -> Optional[Any]:
 
 
 def closing(configure_app: Callable[..., Any], api_enabled: bool) -> Callable[..., Any]:
-    """Rasa's ``configure_app``, with the API guard installed and the body size bounded on the app it builds."""
+    """Rasa's ``configure_app``, with the API guard, the hand-over relay and the body size bound on its app."""
 
     def configure(*args: Any, **kwargs: Any) -> Any:
+        from bot.handoff import relay
+
         app = configure_app(*args, **kwargs)
         app.register_middleware(internal_only, "request")
+        relay.install(app, kwargs.get("input_channels", args[0] if args else None) or [])
         if not api_enabled:
             app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
         return app

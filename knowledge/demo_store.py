@@ -411,6 +411,14 @@ def _add_policies(graph: Graph) -> None:
     graph.add((store, SCHEMA.name, Literal("Shopbot Demo Store")))
     graph.add((store, SCHEMA.email, Literal("help@shop.example")))
     graph.add((store, SHOP.contactHours, Literal("Monday to Friday, 9:00 to 18:00 CET")))
+    graph.add((store, SHOP.timeZone, Literal("Europe/Berlin")))
+    hours = POLICY["hours-weekdays"]  # the same hours, machine-readable (knowledge/hours.py)
+    graph.add((hours, RDF.type, SCHEMA.OpeningHoursSpecification))
+    for day in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday"):
+        graph.add((hours, SCHEMA.dayOfWeek, SCHEMA[day]))
+    graph.add((hours, SCHEMA.opens, Literal("09:00:00", datatype=XSD.time)))
+    graph.add((hours, SCHEMA.closes, Literal("18:00:00", datatype=XSD.time)))
+    graph.add((store, SCHEMA.openingHoursSpecification, hours))
 
     returns = POLICY.returns
     graph.add((returns, RDF.type, SHOP.ReturnPolicy))

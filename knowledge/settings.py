@@ -68,6 +68,12 @@ class Settings:
     staff_sparql_memory_mb: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MEMORY_MB", "2048")))
     campaign_holdout: float = field(default_factory=lambda: float(_env("SHOPBOT_CAMPAIGN_HOLDOUT", "0.10")))
     recommend_min_history: int = field(default_factory=lambda: int(_env("SHOPBOT_RECOMMEND_MIN_HISTORY", "3")))
+    # --- hand-over to a person ---
+    agent_presence_seconds: float = field(default_factory=lambda: float(_env("SHOPBOT_AGENT_PRESENCE_SECONDS", "60")))
+    handoff_webhook_url: str = field(default_factory=lambda: _env("HANDOFF_WEBHOOK_URL", ""))
+    handoff_webhook_secret: str = field(default_factory=lambda: _env("HANDOFF_WEBHOOK_SECRET", ""))
+    handoff_relay_token: str = field(default_factory=lambda: _env("HANDOFF_RELAY_TOKEN", ""))
+    rasa_internal_url: str = field(default_factory=lambda: _env("RASA_INTERNAL_URL", ""))
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.campaign_holdout <= 0.9:
@@ -87,6 +93,10 @@ class Settings:
             object.__setattr__(self, "public_url", f"http://localhost:{self.web_port}")
         if not self.rasa_public_url:
             object.__setattr__(self, "rasa_public_url", f"http://localhost:{self.rasa_port}")
+        if not self.rasa_internal_url:
+            object.__setattr__(self, "rasa_internal_url", f"http://127.0.0.1:{self.rasa_port}")
+        if self.agent_presence_seconds <= 0:
+            raise ValueError("SHOPBOT_AGENT_PRESENCE_SECONDS must be positive")
 
     @property
     def catalog_file(self) -> Path:
@@ -142,11 +152,13 @@ class Settings:
     def secret(self, purpose: str) -> str:
         """A secret for one purpose: from its environment variable, else derived from ``var/secret.key``.
 
-        ``purpose`` is ``shopper-token`` (``SHOPPER_TOKEN_SECRET``) or ``action-server``
-        (``ACTION_SERVER_TOKEN``). The key file is generated once (random, mode 0600) for the embedded default;
+        ``purpose`` is ``shopper-token`` (``SHOPPER_TOKEN_SECRET``), ``action-server`` (``ACTION_SERVER_TOKEN``),
+        ``handoff-relay`` (``HANDOFF_RELAY_TOKEN``: the web app's calls to the Rasa server's hand-over relay) or
+        ``handoff-webhook`` (``HANDOFF_WEBHOOK_SECRET``: the signature of the helpdesk webhook). The key file is generated once (random, mode 0600) for the embedded default;
         every process of one machine that shares ``SHOPBOT_VAR_DIR`` derives the same secret from it.
         """
-        explicit = {"shopper-token": self.shopper_token_secret, "action-server": self.action_server_token}
+        explicit = {"shopper-token": self.shopper_token_secret, "action-server": self.action_server_token,
+                    "handoff-relay": self.handoff_relay_token, "handoff-webhook": self.handoff_webhook_secret}
         if purpose not in explicit:
             raise ValueError(f"unknown secret {purpose!r}")
         if explicit[purpose]:
@@ -185,11 +197,15 @@ class Settings:
             "STAFF_SPARQL_MEMORY_MB": str(self.staff_sparql_memory_mb),
             "SHOPBOT_CAMPAIGN_HOLDOUT": str(self.campaign_holdout),
             "SHOPBOT_RECOMMEND_MIN_HISTORY": str(self.recommend_min_history),
+            "SHOPBOT_AGENT_PRESENCE_SECONDS": str(self.agent_presence_seconds),
+            "HANDOFF_WEBHOOK_URL": self.handoff_webhook_url,
+            "RASA_INTERNAL_URL": self.rasa_internal_url,
         }
 
     def secret_env(self, *purposes: str) -> dict[str, str]:
         """The environment variables carrying the named secrets to a child process (never its command line)."""
-        names = {"shopper-token": "SHOPPER_TOKEN_SECRET", "action-server": "ACTION_SERVER_TOKEN"}
+        names = {"shopper-token": "SHOPPER_TOKEN_SECRET", "action-server": "ACTION_SERVER_TOKEN",
+                 "handoff-relay": "HANDOFF_RELAY_TOKEN", "handoff-webhook": "HANDOFF_WEBHOOK_SECRET"}
         return {names[purpose]: self.secret(purpose) for purpose in purposes}
 
 

@@ -260,11 +260,13 @@ async def staff(request: Request) -> HTTPResponse:
 @api.post("/staff")
 @require("manage", api=True)
 async def new_staff(request: Request) -> HTTPResponse:
-    """Add a staff account: ``{"username", "password", "role"}``."""
+    """Add a staff account: ``{"username", "password", "role", "display_name"}``."""
     data = body(request)
     db = request.app.ctx.db
+    name = data.get("display_name")
     added = await guarded(lambda: asdict(add_staff(db, str(data.get("username", "")), str(data.get("password", "")),
-                                                   str(data.get("role", "viewer")))))
+                                                   str(data.get("role", "viewer")),
+                                                   str(name) if name is not None else None)))
     if added.status == 200:
         added.status = 201
     return added

@@ -95,6 +95,8 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
     from bot.web.api import api
     from bot.web.auth import LoginLimiter, trusted_networks
     from bot.web.campaigns import campaigns, greetings
+    from bot.web.handoff_api import handoff_api
+    from bot.web.inbox import figures, inbox
     from bot.web.shopper import shopper
     from bot.web.store import store
 
@@ -117,6 +119,9 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
     app.blueprint(api)
     app.blueprint(campaigns)
     app.blueprint(greetings)
+    app.blueprint(inbox)
+    app.blueprint(figures)
+    app.blueprint(handoff_api)
 
     @app.before_server_start
     async def open_backends(app: Sanic, _loop: Any) -> None:
@@ -124,12 +129,28 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
         from knowledge.shop import Shop
         from knowledge.shopdb import connect
 
+        from bot.handoff.client import RelayClient
+        from bot.handoff.desk import Desk
+        from bot.handoff.transcript import TrackerStoreReader
+
         app.ctx.shop = Shop.from_settings(settings)
         app.ctx.db = connect(settings.database_url)
         app.ctx.editor = Editor(app.ctx.shop.kg, app.ctx.db)
+        app.ctx.tracker_reader = TrackerStoreReader(settings.tracker_store_url)
+        app.ctx.relay = RelayClient.from_settings(settings)
+        app.ctx.desk = Desk(app.ctx.db, app.ctx.tracker_reader, app.ctx.relay, settings)
+
+    @app.after_server_start
+    async def start_outbox(app: Sanic, _loop: Any) -> None:
+        from bot.handoff.outbox import Deliverer
+
+        if settings.handoff_webhook_url:  # the helpdesk webhook: deliver the hand-over outbox
+            app.add_task(Deliverer(app.ctx.db, app.ctx.tracker_reader, settings).run())
 
     @app.after_server_stop
     async def close_backends(app: Sanic, _loop: Any) -> None:
+        await app.ctx.relay.close()
+        app.ctx.tracker_reader.dispose()
         app.ctx.db.dispose()
 
     @app.on_response

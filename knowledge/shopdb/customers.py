@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from sqlalchemy import func, select
 
@@ -28,3 +29,15 @@ def list_customers(db: DB, limit: int = 5) -> list[CustomerView]:
             select(Customer.id, Customer.name, Customer.email, orders).order_by(Customer.id).limit(limit)
         ).all()
     return [CustomerView(id, name, email, int(count)) for id, name, email, count in rows]
+
+
+def get_customer(db: DB, customer_id: Optional[str]) -> Optional[CustomerView]:
+    """One customer with their number of orders, or None."""
+    if not isinstance(customer_id, str) or not customer_id or len(customer_id) > 16:
+        return None
+    with session_scope(db) as session:
+        orders = select(func.count(Order.id)).where(Order.customer_id == Customer.id).scalar_subquery()
+        row = session.execute(
+            select(Customer.id, Customer.name, Customer.email, orders).where(Customer.id == customer_id)
+        ).first()
+    return CustomerView(row[0], row[1], row[2], int(row[3])) if row else None

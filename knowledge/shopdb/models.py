@@ -29,7 +29,7 @@ ORDER_STATUSES = ("processing", "shipped", "delivered", "cancelled", "returned")
 SHIPPING_OPTIONS = ("standard", "express", "pickup")
 RETURN_STATUSES = ("requested", "received", "refunded", "rejected")
 INTERACTION_KINDS = ("view", "cart", "purchase", "rating")
-HANDOFF_STATUSES = ("open", "assigned", "closed")
+HANDOFF_STATUSES = ("open", "assigned", "closed")  # waiting for a person, with a person, over
 
 CENT = Decimal("0.01")
 
@@ -181,6 +181,16 @@ class HandoffRequest(Base):
     transcript = Column(Text, nullable=False, default="[]")
     created_at = Column(DateTime, nullable=False)
     status = Column(String(16), nullable=False, default="open", index=True)
+    # The live hand-over (knowledge/shopdb/handoff.py); added to older databases' tables on start.
+    triggered_by = Column(String(32), nullable=True)
+    previous_intent = Column(String(64), nullable=True)
+    agent = Column(String(64), nullable=True)
+    taken_at = Column(DateTime, nullable=True)
+    first_reply_at = Column(DateTime, nullable=True)
+    closed_at = Column(DateTime, nullable=True)
+    outcome = Column(String(16), nullable=True)
+    close_note = Column(Text, nullable=True)
+    forwarded_event = Column(Integer, nullable=True)
 
 
 class Interaction(Base):

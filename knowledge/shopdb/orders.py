@@ -310,6 +310,20 @@ def customer_orders(db: DB, customer_id: str, limit: int = 5) -> list[OrderSumma
         ]
 
 
+OPEN_RETURN_STATUSES = ("requested", "received")
+
+
+def open_returns(db: DB, customer_id: str, limit: int = 20) -> list[ReturnView]:
+    """A customer's returns that are not settled yet (requested or received), newest first."""
+    with session_scope(db) as session:
+        rows = session.execute(
+            select(Return, Order.currency).join(Order, Order.id == Return.order_id)
+            .where(Order.customer_id == customer_id, Return.status.in_(OPEN_RETURN_STATUSES))
+            .order_by(Return.created_at.desc(), Return.id.desc()).limit(max(1, min(int(limit), 100)))
+        ).all()
+        return [_return_view(row, currency) for row, currency in rows]
+
+
 # --- changing -------------------------------------------------------------------------------------
 
 

@@ -5,8 +5,9 @@
     token = issue_token(db, "alice"); staff_for_token(db, token)  # for the REST API
     opened = open_session(db, "alice"); session_for(db, opened.cookie)  # for the web admin
 
-Roles are ``viewer`` (may read), ``editor`` (may also write the graph) and ``admin`` (may also manage
-staff): ``can(role, action)`` with ``read < write < manage``. Passwords are stored as
+Roles are ``viewer`` (may read), ``editor`` (may also write the graph), ``agent`` (may read and answer
+shoppers handed over to a person) and ``admin`` (may do everything, answering shoppers included):
+``can(role, action)``. Passwords are stored as
 ``scrypt$n$r$p$salt$hash`` (random salt, n=2**17, r=8, p=1 as OWASP recommends; a hash made with weaker
 parameters is replaced at the next good sign-in); tokens and session ids only as SHA-256 hashes. API
 tokens expire (``STAFF_TOKEN_DAYS``, default 30); ``revoke_staff`` ends every token and session of a staff
@@ -26,17 +27,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, ForeignKey, Integer, String, Text, delete, event,
-                        inspect, select, text)
+from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, ForeignKey, Integer, MetaData, String, Text, delete,
+                        event, inspect, select, text)
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from knowledge.shopdb.engine import DB, session_scope
 from knowledge.shopdb.models import Base, _in
 
-ROLES = ("viewer", "editor", "admin")
-ACTIONS = ("read", "write", "manage")
-_ROLE_LEVEL = {"viewer": 1, "editor": 2, "admin": 3}
-_ACTION_LEVEL = {"read": 1, "write": 2, "manage": 3}
+ROLES = ("viewer", "editor", "agent", "admin")
+ACTIONS = ("read", "write", "manage", "handoff")
+_ROLE_ACTIONS = {
+    "viewer": frozenset({"read"}),
+    "editor": frozenset({"read", "write"}),
+    "agent": frozenset({"read", "handoff"}),
+    "admin": frozenset(ACTIONS),
+}
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # 128 MiB and about half a second per hash, as OWASP recommends
 _SCRYPT_MAXMEM = 2 * 128 * SCRYPT_N * SCRYPT_R  # never more than twice what today's parameters need
@@ -56,6 +62,7 @@ class StaffAccount(Base):
     username = Column(String(64), nullable=False, unique=True)
     password_hash = Column(String(255), nullable=False)
     role = Column(String(16), nullable=False, default="viewer")
+    display_name = Column(String(64), nullable=True)  # what shoppers see when this person answers them
     created_at = Column(DateTime, nullable=False)
     active = Column(Boolean, nullable=False, default=True)
 
@@ -116,7 +123,7 @@ STAFF_TABLES = (
 )
 
 #: Columns added after the first release: (table, column, SQL type), added to existing tables on start.
-_ADDED_COLUMNS = (("staff_tokens", "expires_at", "TIMESTAMP"),)
+_ADDED_COLUMNS = (("staff_tokens", "expires_at", "TIMESTAMP"), ("staff", "display_name", "VARCHAR(64)"))
 
 
 @event.listens_for(Base.metadata, "after_create")
@@ -141,10 +148,16 @@ class Staff:
     role: str
     active: bool
     created_at: datetime
+    display_name: Optional[str] = None
 
     def can(self, action: str) -> bool:
-        """Whether this staff member is active and their role allows ``action`` (read, write, manage)."""
+        """Whether this staff member is active and their role allows ``action`` (read, write, manage, handoff)."""
         return self.active and can(self.role, action)
+
+    @property
+    def name(self) -> str:
+        """The name shoppers see: the display name, else the username."""
+        return self.display_name or self.username
 
 
 @dataclass(frozen=True)
@@ -171,10 +184,58 @@ def utcnow() -> datetime:
 
 
 def can(role: str, action: str) -> bool:
-    """Whether a role may do an action: viewer reads, editor also writes, admin also manages staff."""
-    if action not in _ACTION_LEVEL:
+    """Whether a role may do an action: viewer reads, editor also writes, agent answers shoppers, admin all."""
+    if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r} (one of {', '.join(ACTIONS)})")
-    return _ROLE_LEVEL.get(role, 0) >= _ACTION_LEVEL[action]
+    return action in _ROLE_ACTIONS.get(role, frozenset())
+
+
+def widen_roles(engine: Engine) -> None:
+    """Let a staff table made by an older version hold today's roles (its CHECK constraint listed fewer).
+
+    PostgreSQL and most databases replace the constraint; SQLite, which cannot alter one, copies the table
+    into a new one as its documentation describes (foreign keys off meanwhile, so tokens and sessions stay).
+    """
+    wanted = _in("role", ROLES)
+    with engine.connect() as connection:
+        if "staff" not in inspect(connection).get_table_names():
+            return
+        if engine.dialect.name == "sqlite":
+            sql = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'staff'").scalar() or ""
+            if all(repr(role) in sql for role in ROLES):
+                return
+            _rebuild_sqlite_staff(connection)
+            return
+        checks = {c.get("name"): c.get("sqltext", "") for c in inspect(connection).get_check_constraints("staff")}
+        if "ck_staff_role" in checks and all(role in str(checks["ck_staff_role"]) for role in ROLES):
+            return
+        if "ck_staff_role" in checks:
+            connection.exec_driver_sql("ALTER TABLE staff DROP CONSTRAINT ck_staff_role")
+        connection.exec_driver_sql(f"ALTER TABLE staff ADD CONSTRAINT ck_staff_role CHECK ({wanted})")  # constants
+        connection.commit()
+
+
+def _rebuild_sqlite_staff(connection: Connection) -> None:
+    """SQLite's twelve steps for a changed constraint: new table, copy, drop, rename, check the foreign keys."""
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    try:
+        old = {c["name"] for c in inspect(connection).get_columns("staff")}
+        new = StaffAccount.__table__.to_metadata(MetaData(), name="staff_new")
+        new.create(connection)
+        columns = ", ".join(c.name for c in new.columns if c.name in old)  # names from our own model only
+        connection.exec_driver_sql(f"INSERT INTO staff_new ({columns}) SELECT {columns} FROM staff")
+        connection.exec_driver_sql("DROP TABLE staff")
+        connection.exec_driver_sql("ALTER TABLE staff_new RENAME TO staff")
+        problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if problems:
+            raise RuntimeError(f"the staff table could not be upgraded: {problems}")
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 # --- passwords ------------------------------------------------------------------------------------------
@@ -245,7 +306,7 @@ def _check_role(role: str) -> None:
 
 
 def _view(account: StaffAccount) -> Staff:
-    return Staff(account.username, account.role, bool(account.active), account.created_at)
+    return Staff(account.username, account.role, bool(account.active), account.created_at, account.display_name)
 
 
 def _account(session, username: str) -> StaffAccount:  # noqa: ANN001 - sqlalchemy Session
@@ -257,14 +318,15 @@ def _account(session, username: str) -> StaffAccount:  # noqa: ANN001 - sqlalche
 
 # --- accounts -------------------------------------------------------------------------------------------
 
-def add_staff(db: DB, username: str, password: str, role: str = "editor") -> Staff:
+def add_staff(db: DB, username: str, password: str, role: str = "editor",
+              display_name: Optional[str] = None) -> Staff:
     """Create an active staff account; ``StaffError`` if the name is taken or invalid or the password too short."""
     if not isinstance(username, str) or not USERNAME.fullmatch(username):
         raise StaffError(f"not a valid username: {username!r} (letters, digits and . _ @ -, at most 64)")
     _check_role(role)
     _check_password(password)
     account = StaffAccount(username=username, password_hash=hash_password(password), role=role,
-                           created_at=utcnow(), active=True)
+                           display_name=_display_name(display_name), created_at=utcnow(), active=True)
     with session_scope(db) as session:
         session.add(account)
         try:
@@ -314,6 +376,24 @@ def set_password(db: DB, username: str, password: str) -> None:
         _account(session, username).password_hash = hash_password(password)
         _revoke(session, username)
         session.commit()
+
+
+def _display_name(value: Optional[str]) -> Optional[str]:
+    if value is None or not str(value).strip():
+        return None
+    name = " ".join(str(value).split())
+    if len(name) > 64 or any(ord(c) < 32 for c in name):
+        raise StaffError("a display name has at most 64 characters on one line")
+    return name
+
+
+def set_display_name(db: DB, username: str, display_name: Optional[str]) -> Staff:
+    """Set the name shoppers see when this staff member answers them (empty: the username)."""
+    with session_scope(db) as session:
+        account = _account(session, username)
+        account.display_name = _display_name(display_name)
+        session.commit()
+        return _view(account)
 
 
 def set_role(db: DB, username: str, role: str) -> Staff:

@@ -107,10 +107,11 @@ def test_authenticate(db: ShopDB) -> None:
 
 
 @pytest.mark.parametrize("role, allowed", [
-    ("viewer", {"read"}), ("editor", {"read", "write"}), ("admin", {"read", "write", "manage"}), ("nobody", set()),
+    ("viewer", {"read"}), ("editor", {"read", "write"}), ("agent", {"read", "handoff"}),
+    ("admin", {"read", "write", "manage", "handoff"}), ("nobody", set()),
 ])
 def test_roles(role: str, allowed: set[str]) -> None:
-    assert {action for action in ("read", "write", "manage") if can(role, action)} == allowed
+    assert {action for action in ("read", "write", "manage", "handoff") if can(role, action)} == allowed
 
 
 def test_unknown_action_is_an_error() -> None:

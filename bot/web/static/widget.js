@@ -11,6 +11,11 @@
  * session request and every message; the Rasa server verifies it and issues the conversation id to that
  * shopper. The token is kept in memory only and fetched again shortly before it expires. When the signed-in
  * shopper changes, a new conversation starts.
+ *
+ * When the conversation is handed to a person (the assistant sends {"custom": {"type": "handoff", "state":
+ * "waiting"}}), a banner says so, the typing indicator and the "has not answered" timeout stay off (a person
+ * answers when they can), and replies from the team ({"text": ..., "agent": {"name": ...}}) are marked with the
+ * agent's name. "ended" (the agent handed the conversation back) turns this off again.
  */
 (function () {
   "use strict";
@@ -85,6 +90,7 @@
     this.rejections = 0;
     this.build();
     this.state.messages.forEach(this.renderMessage, this);
+    this.showHandoff();
     this.setOpen(this.state.open);
     this.connect();
   }
@@ -103,6 +109,7 @@
       "aria-label": "Chat with the shop assistant",
     }, ["Chat"]);
     this.status = el("p", { className: "sb-status", role: "status", "aria-live": "polite", hidden: true });
+    this.handoffBanner = el("p", { className: "sb-handoff", role: "status", "aria-live": "polite", hidden: true });
     this.log = el("div", { className: "sb-log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
     this.typing = el("p", { className: "sb-typing", hidden: true, "aria-label": "The assistant is typing" }, [
       el("span", {}), el("span", {}), el("span", {}),
@@ -119,7 +126,7 @@
       id: "sb-panel", className: "sb-panel", role: "dialog", "aria-label": "Chat with the shop assistant", hidden: true,
     }, [
       el("header", { className: "sb-header" }, [el("h2", { text: "Shop assistant" }), restart, close]),
-      this.status, this.log, this.typing, this.form,
+      this.status, this.handoffBanner, this.log, this.typing, this.form,
     ]);
     this.root.appendChild(this.panel);
     this.root.appendChild(this.launcher);
@@ -281,7 +288,7 @@
       while (self.queue.length) {
         self.lastSent = self.queue.shift();
         self.socket.emit("user_uttered", { message: self.lastSent, session_id: self.state.sessionId, token: self.token, metadata: {} });
-        self.waitForReply();
+        if (!self.state.handoff) self.waitForReply(); // a person answers when they can: no "not answered yet"
       }
     });
   };
@@ -302,13 +309,37 @@
     window.clearTimeout(this.replyTimer);
     this.typing.hidden = true;
     this.showStatus("");
-    var message = { from: "bot", data: data || {} };
+    data = data || {};
+    var handoff = data.custom && data.custom.type === "handoff" ? data.custom : null;
+    if (handoff) this.setHandoff(handoff.state === "ended" ? null : { state: handoff.state || "waiting" });
+    if (data.agent) this.setHandoff({ state: "open", agent: String(data.agent.name || "") });
+    if (handoff && !data.text) return; // only the change of hands: the banner says it
+    var message = { from: data.agent ? "agent" : "bot", data: data };
     this.state.messages.push(message);
     this.save();
     this.renderMessage(message);
   };
 
+  /* Who has the conversation: null (the assistant) or {state: "waiting"|"open", agent: NAME}. */
+  Widget.prototype.setHandoff = function (handoff) {
+    this.state.handoff = handoff;
+    this.save();
+    this.showHandoff();
+  };
+
+  Widget.prototype.showHandoff = function () {
+    var handoff = this.state.handoff;
+    this.handoffBanner.hidden = !handoff;
+    this.root.classList.toggle("sb-with-team", !!handoff);
+    if (!handoff) { this.handoffBanner.textContent = ""; return; }
+    this.handoffBanner.textContent = handoff.agent
+      ? "You're chatting with " + handoff.agent + " from our team."
+      : "Waiting for a person from our team… They will answer here.";
+  };
+
   Widget.prototype.clearTranscript = function () {
+    this.state.handoff = null;
+    this.showHandoff();
     this.state.messages = [];
     this.log.textContent = "";
     this.save();
@@ -356,6 +387,12 @@
     var item;
     if (message.from === "user") {
       item = el("div", { className: "sb-message sb-user" }, [el("p", { className: "sb-bubble", text: message.text })]);
+    } else if (message.from === "agent") {
+      var name = String((message.data.agent && message.data.agent.name) || "Our team");
+      item = el("div", { className: "sb-message sb-bot sb-agent", "aria-label": name + ", a person from our team" }, [
+        el("p", { className: "sb-agent-name", text: name + " · from our team" }),
+        el("p", { className: "sb-bubble" }, [linkified(message.data.text || "")]),
+      ]);
     } else {
       item = el("div", { className: "sb-message sb-bot" + (message.data && message.data.offer ? " sb-offer" : ""),
         "data-campaign": message.data && message.data.offer ? String(message.data.offer) : null }, this.botParts(message.data));

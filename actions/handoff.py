@@ -1,0 +1,194 @@
+"""Handing the conversation to a person, and what the shopper can do when nobody can take it.
+
+``action_handoff`` puts the conversation in the agents' inbox and steps the assistant aside with Rasa's own
+``ConversationPaused`` (kept in the tracker store, so it survives restarts) when the store is open (its
+opening hours in the graph) and an agent is on duty; agents hand it back from the inbox or the helpdesk API
+(``bot/handoff/relay.py`` appends ``ConversationResumed``). Otherwise the shopper is told why, honestly, and
+``leave_message_form`` takes a message and the e-mail address to answer to (a signed-in customer's is on record).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.identity import customer_id
+from actions.orders import previous_bot_action, shop_db
+from actions.support import last_said, transcript
+from knowledge import policies
+from knowledge.hours import OpeningHours, opening_hours, when
+from knowledge.settings import get_settings
+from knowledge.shop import default_shop
+from knowledge.shopdb import handoff as handoffs
+from knowledge.sparql import KnowledgeGraphUnavailable
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+#: What the widget reads to know the conversation is with the team (``state``: waiting, ended).
+HANDOFF_PAYLOAD = "handoff"
+
+
+def _user_events(tracker: Tracker) -> List[Dict[str, Any]]:
+    return [event for event in tracker.events if event.get("event") == "user"]
+
+
+def previous_intent(tracker: Tracker) -> Optional[str]:
+    """The intent of the shopper's message before the latest one (what a hand-over followed)."""
+    users = _user_events(tracker)
+    if len(users) < 2:
+        return None
+    return ((users[-2].get("parse_data") or {}).get("intent") or {}).get("name")
+
+
+def trigger(tracker: Tracker) -> str:
+    """What led to the hand-over: ``asked``, the complaint flow's button, or ``fallback`` (the bot kept failing)."""
+    previous = previous_bot_action(tracker)
+    if previous == "action_fallback":
+        return "fallback"
+    if previous == "action_complaint":
+        return "complaint"
+    text = tracker.latest_message.get("text") or ""
+    return "button" if text.startswith("/") else "asked"
+
+
+def store_hours() -> tuple[Optional[policies.StoreContact], Optional[OpeningHours]]:
+    """The store's contact details and opening hours (None, None when the graph is unreachable)."""
+    try:
+        kg = default_shop().kg
+        return policies.store_contact(kg), opening_hours(kg)
+    except KnowledgeGraphUnavailable:  # a person must be reachable even when the graph is not
+        return None, None
+
+
+def away_text(contact: Optional[policies.StoreContact], hours: Optional[OpeningHours], now: datetime) -> str:
+    """Why nobody can answer now, honestly: outside the opening hours (and when we are back), or nobody free."""
+    if hours is not None and not hours.is_open(now):
+        stated = f" ({contact.hours})" if contact and contact.hours else ""
+        back = hours.next_opening(now)
+        again = f" We're back {when(back, now)}." if back else ""
+        return f"Our team isn't here right now: it's outside our opening hours{stated}.{again}"
+    return "Nobody from our team is free to chat right now."
+
+
+class ActionHandoff(Action):
+    """Hand the conversation to a person when someone can take it; otherwise say so and offer to take a message."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        settings, db = get_settings(), shop_db()
+        customer = customer_id(tracker)
+        current = handoffs.active_handoff(db, tracker.sender_id)
+        if current is not None:
+            dispatcher.utter_message(text=f"You're already in touch with our team (request {current.id}): they "
+                                          "will answer right here.",
+                                     json_message={"type": HANDOFF_PAYLOAD, "state": "waiting", "request": current.id})
+            return [ConversationPaused()]
+        contact, hours = store_hours()
+        now = datetime.now(timezone.utc)
+        open_now = hours is None or hours.is_open(now)
+        if open_now and handoffs.agents_on_duty(db, settings.agent_presence_seconds):
+            handoff = handoffs.request_handoff(
+                db, tracker.sender_id, reason=last_said(tracker), transcript=transcript(tracker), customer_id=customer,
+                triggered_by=trigger(tracker), previous_intent=previous_intent(tracker),
+                notify=bool(settings.handoff_webhook_url),
+            )
+            dispatcher.utter_message(
+                text=f"I'm passing our conversation to a person from our team (request {handoff.id}). They'll "
+                     "answer right here in a moment; until they hand you back to me, I'll stay quiet.",
+                json_message={"type": HANDOFF_PAYLOAD, "state": "waiting", "request": handoff.id},
+            )
+            return [SlotSet("handoff_state", None), ConversationPaused()]
+        email = handoffs.customer_email(db, customer)
+        answer_to = f" to {email}" if email else ""
+        dispatcher.utter_message(text=f"{away_text(contact, hours, now)} You can leave a message here and we'll "
+                                      f"answer by e-mail{answer_to}.")
+        return [SlotSet("handoff_state", "offline"), SlotSet("contact_email", email)]
+
+
+class ValidateLeaveMessageForm(FormValidationAction):
+    """Checks the message for the team and the e-mail address to answer to."""
+
+    def name(self) -> Text:
+        return "validate_leave_message_form"
+
+    def validate_contact_message(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = value.strip() if isinstance(value, str) else ""
+        if len(text) < 2 or text.startswith("/"):
+            dispatcher.utter_message(text="Please write your message in words, so our team knows how to help.")
+            return {"contact_message": None}
+        return {"contact_message": text}
+
+    def validate_contact_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        found = EMAIL.search(value) if isinstance(value, str) else None
+        if found is None:
+            dispatcher.utter_message(text="That doesn't look like an e-mail address. Which address should we "
+                                          "answer to? (It looks like name@example.com.)")
+            return {"contact_email": None}
+        return {"contact_email": found.group(0)}
+
+
+class ActionStoreMessage(Action):
+    """Store the shopper's message for the team; it waits in the agents' inbox."""
+
+    def name(self) -> Text:
+        return "action_store_message"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        email = tracker.get_slot("contact_email") or ""
+        message_id = handoffs.leave_message(
+            shop_db(), tracker.sender_id, email, tracker.get_slot("contact_message") or "",
+            customer_id=customer_id(tracker), notify=bool(get_settings().handoff_webhook_url),
+        )
+        dispatcher.utter_message(text=f"Thank you! Your message is with our team (reference {message_id}); we'll "
+                                      f"answer by e-mail to {email}. Anything else I can help you with meanwhile?")
+        return [SlotSet("contact_message", None), SlotSet("handoff_state", None)]
+
+
+class ActionMessageDeclined(Action):
+    """The shopper would rather not leave a message."""
+
+    def name(self) -> Text:
+        return "action_message_declined"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        dispatcher.utter_message(text="No problem. I'm still here if there's anything else I can do for you.")
+        return [SlotSet("contact_message", None), SlotSet("handoff_state", None)]
+
+
+class ActionSessionStart(Action):
+    """Rasa's session start (slots carried over), except that a conversation with the team stays with the team.
+
+    A new session resets a tracker's pause; a shopper who comes back after the session expired while a person
+    had the conversation must still reach that person, not the assistant.
+    """
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        events: List[EventType] = [SessionStarted()]
+        if (domain.get("session_config") or {}).get("carry_over_slots_to_new_session", True):
+            events += [SlotSet(name, value) for name, value in tracker.slots.items() if value is not None]
+        if tracker.is_paused():
+            events.append(ConversationPaused())
+        events.append(ActionExecuted("action_listen"))
+        return events
