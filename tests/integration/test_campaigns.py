@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -32,7 +31,6 @@ from knowledge.shopdb.staff import add_staff
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 PASSWORD = "correct horse battery staple"
-CHROMIUM = "/usr/bin/chromium"
 TODAY = date.today()
 
 
@@ -183,36 +181,31 @@ def test_the_greeting_offers_the_campaign_to_its_segment_but_not_to_the_control_
 
 
 @pytest.mark.browser
-def test_the_widget_greets_a_signed_in_shopper_with_their_segments_campaign(stack: Stack, db: ShopDB) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no chromium at {CHROMIUM}: run `make browser`")
-    from playwright.sync_api import sync_playwright
-
+def test_the_widget_greets_a_signed_in_shopper_with_their_segments_campaign(stack: Stack, db: ShopDB, browser) -> None:  # noqa: ANN001
     segment = customer_segments(db)["C0001"]
     Editor(Shop.from_settings(stack.settings).kg, db).apply(create_campaign(fields(segment, holdout="0")), "cara")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()  # under the page's CSP
-            page.set_default_timeout(60_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(base(stack) + "/")
-            page.select_option("#customer-picker", "C0001")
-            page.click(".sb-launcher")
-            offer = page.locator(".sb-offer")
-            offer.wait_for()
-            assert "Autumn offer: 20% off these" in offer.inner_text()
-            assert offer.locator(".sb-card").count() == 2
-            answers = page.locator(".sb-bot").count()
-            offer.locator('.sb-card[data-product-id="P0002"] .sb-button', has_text="Tell me more").click()
-            page.locator(".sb-bot").nth(answers).wait_for()  # the answer about the product
-            page.reload()  # the greeting is part of the kept transcript and is not offered twice
-            page.locator(".sb-offer").first.wait_for()
-            page.wait_for_timeout(1500)
-            assert page.locator(".sb-offer").count() == 1
-            assert not errors, errors
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 860})  # under the page's CSP
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(base(stack) + "/")
+        page.select_option("#customer-picker", "C0001")
+        page.click(".sb-launcher")
+        offer = page.locator(".sb-offer")
+        offer.wait_for()
+        assert "Autumn offer: 20% off these" in offer.inner_text()
+        assert offer.locator(".sb-card").count() == 2
+        answers = page.locator(".sb-bot").count()
+        offer.locator('.sb-card[data-product-id="P0002"] .sb-button', has_text="Tell me more").click()
+        page.locator(".sb-bot").nth(answers).wait_for()  # the answer about the product
+        page.reload()  # the greeting is part of the kept transcript and is not offered twice
+        page.locator(".sb-offer").first.wait_for()
+        page.wait_for_timeout(1500)
+        assert page.locator(".sb-offer").count() == 1
+        assert not errors, errors
+    finally:
+        context.close()
     kinds = [(e["kind"], e["customer_id"], e["product_id"]) for e in events(db, campaign_id="autumn-offer")]
     assert ("campaign_shown", "C0001", "P0002") in kinds and ("campaign_click", "C0001", "P0002") in kinds

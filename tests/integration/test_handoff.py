@@ -42,18 +42,6 @@ HOURS = "https://schema.org/openingHoursSpecification"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    from tests.integration.test_widget import CHROMIUM
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def always_open(stack: Stack, shop: Shop) -> Iterator[None]:
     """The store without opening hours for this module (then only whether an agent is on duty decides)."""
     hours = [row["h"] for row in shop.kg.select(f"SELECT ?h WHERE {{ <{STORE}> <{HOURS}> ?h }}")]

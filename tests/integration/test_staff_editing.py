@@ -229,18 +229,6 @@ def test_staff_sparql_endpoint_is_read_only(stack: Stack, shop: Shop, tokens) ->
     assert count_triples(shop.kg) == before
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from tests.integration.test_widget import CHROMIUM
-
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
-
-
 @pytest.mark.browser
 def test_staff_changes_a_price_in_the_admin_page_and_the_store_chat_states_it(stack: Stack, shop: Shop, tokens, browser) -> None:  # noqa: ANN001
     base = f"http://127.0.0.1:{stack.settings.web_port}"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -18,24 +16,10 @@ from knowledge.shop import Shop
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 OUTPUT = PROJECT_ROOT / "test-output"
 ANSWER_TIMEOUT_MS = 60_000
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 860}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    """Headless chromium (installed by `make test` with apt-get)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no chromium at {CHROMIUM}: run `make browser` (apt-get install chromium) or set CHROMIUM_PATH")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
