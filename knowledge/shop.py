@@ -1,4 +1,9 @@
-"""The shop's knowledge in one place: a SPARQL endpoint plus the live catalog vocabulary."""
+"""The shop's knowledge in one place: a SPARQL endpoint plus the live catalog vocabulary.
+
+The catalog's names (mention resolution and the phrase matcher) are read from the graph once, then kept
+current by a :class:`knowledge.catalog_watch.CatalogWatch` from the graph's change counter and the audit log,
+so a 100,000-product catalog is never re-read on a timer.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import threading
 from dataclasses import replace
 from typing import Optional, Sequence
 
-from knowledge.matcher import PhraseTagger, Span
+from knowledge.catalog_watch import AuditChangeLog, CatalogWatch, ChangeLog
+from knowledge.matcher import Span
 from knowledge.products import (
     MAX_CANDIDATES, Comparison, Product, SearchFacets, compare_products, get_product, get_products,
     search_ids, search_products,
@@ -16,7 +22,7 @@ from knowledge.refinement import PAGE, SearchState
 from knowledge.settings import Settings, get_settings
 from knowledge.sparql import HttpSparqlClient, SparqlEndpoint
 from knowledge.textsearch import ProductTextIndex, product_texts, rank
-from knowledge.vocabulary import CachedVocabulary, Resolution, Vocabulary, load_vocabulary
+from knowledge.vocabulary import CatalogNames, Resolution, Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +31,12 @@ class Shop:
     """Answers about products and policies from a knowledge graph, with names kept fresh."""
 
     def __init__(
-        self, kg: SparqlEndpoint, vocabulary_max_age: float = 2.0, text_index: Optional[ProductTextIndex] = None
+        self, kg: SparqlEndpoint, vocabulary_max_age: float = 2.0, text_index: Optional[ProductTextIndex] = None,
+        changes: Optional[ChangeLog] = None,
     ) -> None:
         self.kg = kg
-        self._vocabulary = CachedVocabulary(lambda: load_vocabulary(kg), vocabulary_max_age, background=True)
-        self._tagger: Optional[tuple[int, PhraseTagger]] = None
+        self.watch = CatalogWatch(kg, vocabulary_max_age, changes=changes)
+        self._names = CatalogNames()
         self.text_index = text_index if text_index is not None else ProductTextIndex()
         self._warming: Optional[threading.Thread] = None
         self._warming_lock = threading.Lock()
@@ -42,7 +49,8 @@ class Shop:
         client = HttpSparqlClient(
             settings.sparql_query_url, settings.sparql_update_url, timeout=settings.sparql_timeout, auth=auth
         )
-        return cls(client, settings.catalog_cache_seconds, ProductTextIndex(path=settings.text_index_file))
+        changes = AuditChangeLog(settings.database_url) if settings.database_url else None
+        return cls(client, settings.catalog_cache_seconds, ProductTextIndex(path=settings.text_index_file), changes)
 
     def warm_up(self) -> None:
         """Load what answers need (catalog names, phrase matcher, sentence encoder) in the background, once."""
@@ -60,20 +68,18 @@ class Shop:
             logger.info("warming up the shop failed (the first answer will load it): %s", error)
 
     def vocabulary(self) -> Vocabulary:
-        """The catalog's names as the graph holds them now (cached for a few seconds)."""
-        return self._vocabulary.get()
+        """The catalog's names as the graph holds them (current within one poll of the catalog watch)."""
+        self.watch.ensure(self._names)
+        return self._names.vocabulary
 
     def refresh(self) -> None:
-        """Reload names from the graph on the next call, e.g. right after an edit."""
-        self._vocabulary.invalidate()
+        """Read every name from the graph again on the next use, e.g. after the graph was replaced."""
+        self.watch.invalidate(self._names.name)
 
     def tag(self, text: str) -> list[Span]:
         """Catalog phrases (products, brands, categories, colours, materials) in a message."""
-        phrases = self.vocabulary().phrases()
-        signature = hash(tuple((label, tuple(items)) for label, items in phrases.items()))
-        if self._tagger is None or self._tagger[0] != signature:
-            self._tagger = (signature, PhraseTagger(phrases))
-        return self._tagger[1].tag(text)
+        self.watch.ensure(self._names)
+        return self._names.tag(text)
 
     def resolve(self, mention: str) -> Resolution:
         """The products a shopper's mention may refer to, best first."""
