@@ -10,13 +10,13 @@ re-reads just the products it touched. The products' facts shown to a shopper ar
 
 from __future__ import annotations
 
-import heapq
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Optional
 
+import numpy as np
 from rdflib import URIRef
 
 from knowledge.namespaces import product_id_of
@@ -95,24 +95,51 @@ def _read(kg: SparqlEndpoint, products: Optional[list[URIRef]] = None) -> dict[s
     return entries
 
 
-def _missing_last(value: Any, descending: bool) -> tuple:
-    """A sort key putting unbound values last, as SPARQL's DESC and (!BOUND) ASC do."""
-    if value is None:
-        return (1, 0)
-    return (0, -value if descending else value)
+@dataclass
+class _Arrays:
+    """The entries as columns, for vectorised filtering and sorting (rebuilt after changes, on the next search)."""
+
+    ids: list[str]
+    position: dict[str, int]
+    names: list[str]  # lower case
+    complete: np.ndarray
+    name_rank: np.ndarray  # rank of (name, id): the tie-break of every sort
+    numbers: dict[str, np.ndarray]  # price, stock, rating, reviews, weight; NaN where unbound
 
 
-_SORT_KEYS = {
-    "price_asc": lambda e: (e.price,),
-    "price_desc": lambda e: (-e.price,),
-    "rating": lambda e: _missing_last(e.rating, True),
-    "rating_asc": lambda e: _missing_last(e.rating, False),
-    "weight_asc": lambda e: _missing_last(e.weight, False),
-    "weight_desc": lambda e: _missing_last(e.weight, True),
-    "reviews": lambda e: _missing_last(e.reviews, True),
-    "stock": lambda e: (-e.stock,),
-    "name": lambda e: (),
-}
+def _columns(entries: dict[str, Entry]) -> _Arrays:
+    ids = list(entries)
+    values = [entries[pid] for pid in ids]
+    numbers = {
+        name: np.array([float(getattr(e, name)) if getattr(e, name) is not None else np.nan for e in values])
+        for name in _NUMBERS
+    }
+    order = sorted(range(len(ids)), key=lambda i: (values[i].name, ids[i]))
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[order] = np.arange(len(ids))
+    return _Arrays(ids, {pid: i for i, pid in enumerate(ids)}, [e.name.lower() for e in values],
+                   np.array([e.complete for e in values], dtype=bool), rank, numbers)
+
+
+def _sort_keys(sort: str, columns: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The keys of a sort, most significant first, as SPARQL orders them (unbound values last)."""
+    def missing_last(name: str, descending: bool) -> list[np.ndarray]:
+        column = columns[name]
+        unbound = np.isnan(column)
+        return [unbound, np.where(unbound, 0.0, -column if descending else column)]
+
+    keys = {
+        "price_asc": lambda: [columns["price"]],
+        "price_desc": lambda: [-columns["price"]],
+        "rating": lambda: missing_last("rating", True),
+        "rating_asc": lambda: missing_last("rating", False),
+        "weight_asc": lambda: missing_last("weight", False),
+        "weight_desc": lambda: missing_last("weight", True),
+        "reviews": lambda: missing_last("reviews", True),
+        "stock": lambda: [-columns["stock"]],
+        "name": lambda: [],
+    }
+    return keys.get(sort, keys["rating"])()
 
 
 class CatalogIndex:
@@ -126,6 +153,7 @@ class CatalogIndex:
         self._labels: dict[str, str] = {}  # category or brand IRI -> lower-case name
         self._by_label: dict[str, set[str]] = defaultdict(set)  # lower-case name -> IRIs
         self._lock = threading.RLock()
+        self._arrays: Optional[_Arrays] = None  # None: to be rebuilt from the entries
         self.ready = False
 
     def __len__(self) -> int:
@@ -144,6 +172,7 @@ class CatalogIndex:
         with self._lock:
             self._entries, self._postings = fresh._entries, fresh._postings
             self._labels, self._by_label = fresh._labels, fresh._by_label
+            self._arrays = _columns(self._entries)
             self.ready = True
 
     def update(self, kg: SparqlEndpoint, products: set[URIRef], others: set[URIRef]) -> None:
@@ -174,6 +203,7 @@ class CatalogIndex:
 
     def _put(self, pid: str, entry: Entry) -> None:
         self._entries[pid] = entry
+        self._arrays = None
         for kind in _POSTED:
             value = getattr(entry, kind)
             for key in (value if isinstance(value, frozenset) else (value,) if value else ()):
@@ -183,6 +213,7 @@ class CatalogIndex:
         entry = self._entries.pop(pid, None)
         if entry is None:
             return
+        self._arrays = None
         for kind in _POSTED:
             value = getattr(entry, kind)
             for key in (value if isinstance(value, frozenset) else (value,) if value else ()):
@@ -198,56 +229,54 @@ class CatalogIndex:
         """The ids of the products matching every facet, sorted, from ``offset`` on, at most ``limit``
         (the same products and order as ``knowledge.products.search_ids``)."""
         with self._lock:
-            candidates = self._candidates(facets)
-            entries = self._entries
-            excluded = set(facets.exclude)
-            found = [(pid, entries[pid]) for pid in candidates
-                     if pid not in excluded and self._matches(entries[pid], facets)]
-            sort_key = _SORT_KEYS.get(facets.sort, _SORT_KEYS["rating"])
+            if self._arrays is None:
+                self._arrays = _columns(self._entries)
+            arrays = self._arrays
+            rows = self._candidate_rows(facets, arrays)
+            rows = rows[arrays.complete[rows]]
+            numbers = {name: column[rows] for name, column in arrays.numbers.items()}
+            keep = np.ones(len(rows), dtype=bool)
+            if facets.min_price is not None:
+                keep &= numbers["price"] >= float(facets.min_price)
+            if facets.max_price is not None:
+                keep &= numbers["price"] <= float(facets.max_price)
+            if facets.in_stock:
+                keep &= numbers["stock"] > 0
+            if facets.text:
+                text = facets.text.strip().lower()
+                keep &= np.fromiter((text in arrays.names[row] for row in rows), dtype=bool, count=len(rows))
+            rows = rows[keep]
+            numbers = {name: column[keep] for name, column in numbers.items()}
+            keys = _sort_keys(facets.sort, numbers)
+            order = np.lexsort([arrays.name_rank[rows], *reversed(keys)])
             limit = max(1, min(int(facets.limit), MAX_CANDIDATES))
             offset = max(0, min(int(facets.offset), 100_000))
-            best = heapq.nsmallest(offset + limit, found, key=lambda item: (*sort_key(item[1]), item[1].name, item[0]))
-            return [pid for pid, _ in best[offset:offset + limit]]
+            return [arrays.ids[row] for row in rows[order[offset:offset + limit]]]
 
     def _iris(self, label: str) -> set[str]:
         return self._by_label.get(label.strip().lower(), set())
 
-    def _candidates(self, facets: SearchFacets) -> Iterable[str]:
-        sets: list[set[str]] = []
-        for kind, value in (("category", facets.category), ("brand", facets.brand)):
-            if value:
-                sets.append(set().union(*(self._postings[kind].get(iri, set()) for iri in self._iris(value))))
-        for kind, value in (("colors", facets.color), ("materials", facets.material), ("sizes", facets.size)):
-            if value:
-                sets.append(self._postings[kind].get(value.strip().lower(), set()))
-        if not sets:
-            return list(self._entries)
-        sets.sort(key=len)
-        return sets[0].intersection(*sets[1:])
+    def _posting(self, kind: str, value: str) -> set[str]:
+        """The products having this category or brand (by name), colour, material or size (any case)."""
+        if kind in ("category", "brand"):
+            return set().union(*(self._postings[kind].get(iri, set()) for iri in self._iris(value)))
+        return self._postings[kind].get(value.strip().lower(), set())
 
-    def _matches(self, entry: Entry, facets: SearchFacets) -> bool:
-        if not entry.complete:
-            return False
-        if facets.category and self._labels.get(entry.category) != facets.category.strip().lower():
-            return False
-        if facets.brand and self._labels.get(entry.brand) != facets.brand.strip().lower():
-            return False
-        if facets.color and facets.color.strip().lower() not in entry.colors:
-            return False
-        if facets.material and facets.material.strip().lower() not in entry.materials:
-            return False
-        if facets.size and facets.size.strip().lower() not in entry.sizes:
-            return False
-        if facets.text and facets.text.strip().lower() not in entry.name.lower():
-            return False
-        if facets.min_price is not None and entry.price < facets.min_price:
-            return False
-        if facets.max_price is not None and entry.price > facets.max_price:
-            return False
-        if facets.in_stock and entry.stock <= 0:
-            return False
-        if facets.exclude_brands and self._labels.get(entry.brand) in {b.strip().lower() for b in facets.exclude_brands}:
-            return False
-        if facets.exclude_colors and entry.colors & {c.strip().lower() for c in facets.exclude_colors}:
-            return False
-        return True
+    def _candidate_rows(self, facets: SearchFacets, arrays: _Arrays) -> np.ndarray:
+        """Rows of the products having every facet asked for and none excluded."""
+        wanted = [(kind, value) for kind, value in (("category", facets.category), ("brand", facets.brand),
+                  ("colors", facets.color), ("materials", facets.material), ("sizes", facets.size)) if value]
+        excluded = set(facets.exclude)
+        for brand in facets.exclude_brands:
+            excluded |= self._posting("brand", brand)
+        for color in facets.exclude_colors:
+            excluded |= self._posting("colors", color)
+        if wanted:
+            sets = sorted((self._posting(kind, value) for kind, value in wanted), key=len)
+            found = sets[0].intersection(*sets[1:]) - excluded
+            return np.fromiter(sorted(arrays.position[pid] for pid in found), dtype=np.int64, count=len(found))
+        rows = np.arange(len(arrays.ids))
+        if excluded:
+            drop = [arrays.position[pid] for pid in excluded if pid in arrays.position]
+            rows = np.delete(rows, drop)
+        return rows
