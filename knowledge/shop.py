@@ -62,17 +62,20 @@ class Shop:
         changes = AuditChangeLog(settings.database_url) if settings.database_url else None
         return cls(client, settings.catalog_cache_seconds, ProductTextIndex(path=settings.text_index_file), changes, bulk)
 
-    def warm_up(self) -> None:
-        """Load what answers need (catalog names, phrase matcher, sentence encoder) in the background, once."""
+    def warm_up(self, names_only: bool = False) -> None:
+        """Load what answers need (catalog names and phrase matcher; unless ``names_only``, the facets and the
+        sentence encoder too) in the background, once."""
         with self._warming_lock:
             if self._warming is not None:
                 return
-            self._warming = threading.Thread(target=self._warm, name="shop-warm-up", daemon=True)
+            self._warming = threading.Thread(target=self._warm, args=(names_only,), name="shop-warm-up", daemon=True)
         self._warming.start()
 
-    def _warm(self) -> None:
+    def _warm(self, names_only: bool = False) -> None:
         try:
             self.tag("warm up")
+            if names_only:
+                return
             self._build_facets()
             self.text_index.vectors(["warm up"])
         except Exception as error:  # noqa: BLE001 - warming is an optimisation; the first real use reports errors
