@@ -19,6 +19,9 @@ from bot.cli_kg_edit import register as register_kg_edit
 from knowledge.settings import PROJECT_ROOT, Settings, get_settings
 
 
+TEXT_INDEX_AT_START = 20_000  # catalogs up to this size get their product texts encoded when the stack starts
+
+
 def _client(settings: Settings):  # noqa: ANN202 - HttpSparqlClient
     from knowledge.shop import Shop
 
@@ -174,7 +177,11 @@ class Stack:
         say(f"knowledge graph: {products} products at {settings.sparql_query_url}")
         ensure_shop_database(settings)
         ensure_recommender(settings, kg)
-        ensure_text_index(settings, kg)
+        if products <= TEXT_INDEX_AT_START:
+            ensure_text_index(settings, kg)
+        else:  # encoding 100,000 texts takes half an hour or more on 2 cores: not before every start
+            say(f"product text index: not checked at start for {products:,} products (`shopbot kg load FILE` "
+                "encodes them once; until then a descriptive search encodes the texts it ranks)")
         model, seconds = train()
         say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
         # Each service gets only the secrets it needs, in its environment (never on its command line).
