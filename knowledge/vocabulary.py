@@ -181,11 +181,7 @@ class Vocabulary:
                 scores[upper] = 101.0
             if not any(len(word) >= 3 and not word.isdigit() for word in words):
                 return Resolution(mention, tuple(Match(pid, self.product_names[pid], 101.0) for pid in scores))
-            for key in self._partial_keys(words):
-                score = 100.0 if key == query else 88.0 + 10.0 * len(words) / max(key.count(" ") + 1, len(words))
-                for owner in self._owners[key]:
-                    if score > scores[owner]:
-                        scores[owner] = score
+            self._score_partials(query, words, limit, scores)
             if not scores:
                 for owner, score in self._fuzzy(query, words):
                     scores[owner] = max(scores[owner], score)
@@ -195,6 +191,29 @@ class Vocabulary:
             ranked = heapq.nsmallest(limit, scores.items(), key=lambda item: (-item[1], names.get(item[0], "")))
             return Resolution(
                 mention, tuple(Match(pid, names.get(pid, pid), round(score, 1)) for pid, score in ranked))
+
+    def _score_partials(self, query: str, words: list[str], limit: int, scores: dict[str, float]) -> None:
+        """Score the names holding the mention's words: the whole name 100, else more the fewer words it has.
+
+        Names are taken by their width (the more words, the lower the score) and the widths stop once
+        ``limit`` products are scored: no product of a wider name could rank among them.
+        """
+        width = len(words)
+        by_width: dict[int, list[str]] = defaultdict(list)
+        for key in self._partial_keys(words):
+            if key == query:
+                for owner in self._owners[key]:
+                    scores[owner] = 100.0
+            else:
+                by_width[max(key.count(" ") + 1, width)].append(key)
+        for size in sorted(by_width):
+            score = 88.0 + 10.0 * width / size
+            for key in by_width[size]:
+                for owner in self._owners[key]:
+                    if score > scores[owner]:
+                        scores[owner] = score
+            if len(scores) >= limit:
+                return
 
     def _partial_keys(self, words: list[str]) -> set[str]:
         """Names holding every word of the mention, the last one possibly cut short ("the trailbl")."""

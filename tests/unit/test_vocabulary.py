@@ -129,3 +129,23 @@ def test_vocabulary_holds_the_catalog(vocab: Vocabulary) -> None:
     assert "trailblazer 2 gtx" in phrases["product"]
     assert "stridewell" in phrases["brand"]
     assert "sneakers" in phrases["category"]
+
+
+def test_partial_mentions_rank_as_a_full_scoring_would_on_a_larger_catalog() -> None:
+    """Scoring stops at the widths that cannot reach the top five: the top five are those of scoring all."""
+    import random
+
+    from knowledge.synthetic import generate_catalog
+
+    products = generate_catalog(3_000)
+    vocab = Vocabulary()
+    for product in products:
+        vocab.set_product(product.id, product.name, product.alt_names)
+    rng = random.Random(5)
+    for product in rng.sample(products, 60):
+        words = product.name.lower().split()
+        for mention in (f"the {words[0]}", " ".join(words[:2]), f"{words[0]} {words[-1][:4]}", words[-1]):
+            top = vocab.resolve(mention)
+            everything = vocab.resolve(mention, limit=100_000)
+            assert top.matches == everything.matches[:5], mention
+            assert top.ambiguous == everything.ambiguous
