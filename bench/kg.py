@@ -183,7 +183,7 @@ def time_cell(label: str, run: Callable[[int], Any], runs: int, budget: float, k
 def fingerprint(result: Any) -> Any:
     """What must be equal between the stores: ids and facts, order-insensitive where the order is unspecified."""
     if isinstance(result, Vocabulary):
-        return (sorted(result.product_names.items()), sorted(zip(result.keys, result.owners)),
+        return (sorted(result.product_names.items()), result.key_owners(),
                 sorted(result.categories.items()), sorted(result.brands.items()),
                 sorted(result.colors), sorted(result.materials), sorted(result.sizes))
     return result

@@ -20,6 +20,9 @@ from bot.cli_nlu import register as register_nlu
 from knowledge.settings import PROJECT_ROOT, Settings, get_settings
 
 
+TEXT_INDEX_AT_START = 20_000  # catalogs up to this size get their product texts encoded when the stack starts
+
+
 def _client(settings: Settings):  # noqa: ANN202 - HttpSparqlClient
     from knowledge.shop import Shop
 
@@ -45,22 +48,45 @@ def cmd_data_generate(args: argparse.Namespace) -> int:
 # --- knowledge graph ------------------------------------------------------------------------------
 
 def cmd_kg_load(args: argparse.Namespace) -> int:
-    """Load a Turtle file into the SPARQL endpoint, replacing what it holds."""
-    from knowledge.loading import load_graph, read_turtle
+    """Load a Turtle, N-Triples or N-Quads file into the SPARQL endpoint, replacing what it holds."""
+    from tqdm import tqdm
+
+    from knowledge.bulk_loading import content_type, load_file, validate_sample
 
     settings = get_settings()
     path = Path(args.file) if args.file else settings.catalog_file
     if not path.exists():
         say(f"no such file: {path} (run `shopbot data generate` for the demo store)")
         return 2
-    say(f"reading {path}")
-    graph = read_turtle(path)
-    count = load_graph(
-        _client(settings), graph, replace=not args.append,
-        progress=lambda done, total: say(f"  {done}/{total} triples written"),
-    )
-    say(f"loaded {count} triples into {settings.sparql_update_url}")
-    ensure_text_index(settings, _client(settings))
+    try:
+        content_type(path)
+    except ValueError as error:
+        say(str(error))
+        return 2
+    kg = _client(settings)
+    kg.timeout = max(kg.timeout, 600.0)  # clearing a large graph is one long request
+    how = f"streaming to {settings.sparql_store_url}" if settings.sparql_store_url else "as SPARQL updates"
+    say(f"loading {path} ({path.stat().st_size / 1e6:.1f} MB) {how}")
+    started = time.monotonic()
+    with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc="load", file=sys.stderr,
+              disable=args.quiet) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        load_file(kg, path, settings.sparql_store_url, replace=not args.append, progress=progress)
+    from knowledge.products import count_products, count_triples
+
+    say(f"loaded {count_triples(kg):,} triples ({count_products(kg):,} products) in "
+        f"{time.monotonic() - started:.1f} s into {settings.sparql_update_url}")
+    checked, report = validate_sample(kg)
+    if not report.conforms:
+        say(f"{len(report.problems)} problems in a sample of {checked} products (`shopbot kg validate` checks all):")
+        for problem in report.problems[:20]:
+            print(f"  - {problem}")
+        return 1
+    say(f"a sample of {checked} products conforms to the shapes")
+    if not args.no_text_index:
+        ensure_text_index(settings, _client(settings))
     return 0
 
 
@@ -141,7 +167,8 @@ class Stack:
             say("generating the demo store")
             write_store(settings.store_dir)
         if settings.local_oxigraph:
-            self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs), timeout=30)
+            # a large store takes a while to open: wait while the server keeps working, not a fixed time
+            self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs), timeout=30, busy_grace=60)
         kg = _client(settings)
         products = count_products(kg)
         if products == 0:
@@ -151,7 +178,11 @@ class Stack:
         say(f"knowledge graph: {products} products at {settings.sparql_query_url}")
         ensure_shop_database(settings)
         ensure_recommender(settings, kg)
-        ensure_text_index(settings, kg)
+        if products <= TEXT_INDEX_AT_START:
+            ensure_text_index(settings, kg)
+        else:  # encoding 100,000 texts takes half an hour or more on 2 cores: not before every start
+            say(f"product text index: not checked at start for {products:,} products (`shopbot kg load FILE` "
+                "encodes them once; until then a descriptive search encodes the texts it ranks)")
         model, seconds = train()
         say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
         # Each service gets only the secrets it needs, in its environment (never on its command line).
@@ -168,11 +199,11 @@ class Stack:
             web_secrets = settings.secret_env("shopper-token", "handoff-relay", "handoff-webhook")
             self._start(web_service(settings.web_port, logs, {**env, **web_secrets}), timeout=60)
 
-    def _start(self, service, timeout: float) -> None:  # noqa: ANN001 - bot.services.Service
+    def _start(self, service, timeout: float, busy_grace: float = 0.0) -> None:  # noqa: ANN001 - bot.services.Service
         say(f"starting {service.name} on port {service.port} (log: {service.log_path})")
         service.start()
         self.services.append(service)
-        seconds = service.wait_ready(timeout)
+        seconds = service.wait_ready(timeout, busy_grace=busy_grace, say=say)
         say(f"{service.name} ready in {seconds:.1f} s")
 
     def stop(self) -> None:
@@ -382,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     load = kg.add_parser("load", help="load a Turtle file into the SPARQL endpoint (replaces its content)")
     load.add_argument("file", nargs="?", help="Turtle file (default: the demo store's catalog)")
     load.add_argument("--append", action="store_true", help="add to the graph instead of replacing it")
+    load.add_argument("--quiet", action="store_true", help="no progress bar")
+    load.add_argument("--no-text-index", action="store_true",
+                      help="do not encode the products' texts now (descriptive search encodes them on first use)")
     load.set_defaults(func=cmd_kg_load)
     validate = kg.add_parser("validate", help="check a Turtle file or the live graph against the SHACL shapes")
     validate.add_argument("file", nargs="?", help="Turtle file (default: the live graph)")

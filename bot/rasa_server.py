@@ -96,6 +96,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     rasa.core.run.configure_app = closing(rasa.core.run.configure_app, bool(settings.rasa_api_token))
     sys.argv = ["rasa", *rasa_arguments(args.model, args.port, args.endpoints, args.credentials)]
+    from knowledge.shop import default_shop
+
+    default_shop().warm_up(names_only=True)  # the NLU's catalog names, read while the model loads
     rasa_main()
     return 0
 

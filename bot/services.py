@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from knowledge.settings import PROJECT_ROOT
 
@@ -79,16 +79,41 @@ class Service:
         except (urllib.error.URLError, OSError):
             return False
 
-    def wait_ready(self, timeout: float) -> float:
-        """Wait until ready; return the seconds it took. Raises with the log's tail if it dies or times out."""
+    def wait_ready(self, timeout: float, busy_grace: float = 0.0, say: Optional[Callable[[str], None]] = None) -> float:
+        """Wait until ready; return the seconds it took. Raises with the log's tail if it dies or times out.
+
+        With ``busy_grace``, the wait goes on past ``timeout`` while the process keeps using CPU (a large
+        store opening): it gives up only after ``busy_grace`` seconds without progress, saying so every 15 s.
+        """
         started = time.monotonic()
-        while time.monotonic() - started < timeout:
+        last_cpu, last_progress, last_said = self.cpu_seconds(), started, started
+        while True:
             if self.process is not None and self.process.poll() is not None:
                 raise ServiceError(f"{self.name} exited with code {self.process.returncode}\n{self.log_tail()}")
             if self.ready():
                 return time.monotonic() - started
+            now = time.monotonic()
+            cpu = self.cpu_seconds()
+            if cpu is not None and last_cpu is not None and cpu > last_cpu + 0.05:
+                last_cpu, last_progress = cpu, now
+            if now - started >= timeout and (not busy_grace or now - last_progress >= busy_grace):
+                raise ServiceError(f"{self.name} not ready after {now - started:.0f} s"
+                                   + (f" (no progress for {now - last_progress:.0f} s)" if busy_grace else "")
+                                   + f"\n{self.log_tail()}")
+            if say is not None and now - started >= timeout and now - last_said >= 15:
+                say(f"{self.name} still starting after {now - started:.0f} s, busy ({cpu or 0:.0f} s of CPU): waiting")
+                last_said = now
             time.sleep(0.3)
-        raise ServiceError(f"{self.name} not ready after {timeout:.0f} s\n{self.log_tail()}")
+
+    def cpu_seconds(self) -> Optional[float]:
+        """CPU seconds the process used so far (None when unknown: not started, or no /proc)."""
+        if self.process is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of the service's log."""

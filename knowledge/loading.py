@@ -7,6 +7,7 @@ from typing import Callable, Optional
 
 from rdflib import Graph
 
+from knowledge.catalog_state import load_marker, new_load_id
 from knowledge.namespaces import PREFIXES
 from knowledge.sparql import SparqlEndpoint, render
 
@@ -25,7 +26,10 @@ def load_graph(
     replace: bool = True,
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> int:
-    """Write a graph's triples into the endpoint's default graph (clearing it first); return the count."""
+    """Write a graph's triples into the endpoint's default graph (clearing it first); return the count.
+
+    The graph's catalog state gets a new load id (``knowledge.catalog_state``), so every process following
+    the catalog reads it again."""
     lines = [line for line in graph.serialize(format="nt").splitlines() if line.strip()]
     operations = ["CLEAR DEFAULT"] if replace else []
     operations += ["INSERT DATA {\n" + "\n".join(lines[start:start + CHUNK_TRIPLES]) + "\n}"
@@ -37,14 +41,15 @@ def load_graph(
         done = min(len(lines), done + CHUNK_TRIPLES * sum(op.startswith("INSERT") for op in batch))
         if progress:
             progress(done, len(lines))
+    kg.update(load_marker(new_load_id()))  # processes holding the catalog's names read them again
     return len(lines)
 
 
 def dump_graph(kg: SparqlEndpoint) -> Graph:
-    """Every triple of the endpoint's default graph, as an rdflib graph."""
+    """Every catalog triple of the endpoint's default graph (not its change counter), as an rdflib graph."""
     graph = Graph()
     for name, ns in PREFIXES.items():
         graph.bind(name, ns, override=True)
-    for row in kg.select(render("SELECT ?s ?p ?o WHERE { ?s ?p ?o }")):
+    for row in kg.select(render("SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER(?s != shop:catalogState) }")):
         graph.add((row["s"], row["p"], row["o"]))
     return graph

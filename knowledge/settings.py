@@ -32,6 +32,7 @@ class Settings:
     oxigraph_port: int = field(default_factory=lambda: int(_env("OXIGRAPH_PORT", "7878")))
     sparql_query_url: str = field(default_factory=lambda: _env("SPARQL_QUERY_URL", ""))
     sparql_update_url: str = field(default_factory=lambda: _env("SPARQL_UPDATE_URL", ""))
+    sparql_store_url: str = field(default_factory=lambda: _env("SPARQL_STORE_URL", ""))
     sparql_user: str = field(default_factory=lambda: _env("SPARQL_USER", ""))
     sparql_password: str = field(default_factory=lambda: _env("SPARQL_PASSWORD", ""))
     sparql_timeout: float = field(default_factory=lambda: float(_env("SPARQL_TIMEOUT", "5")))
@@ -81,6 +82,8 @@ class Settings:
         base = f"http://127.0.0.1:{self.oxigraph_port}"
         if not self.sparql_query_url:
             object.__setattr__(self, "sparql_query_url", f"{base}/query")
+            if not self.sparql_store_url:  # the local Oxigraph server's Graph Store endpoint (bulk loads)
+                object.__setattr__(self, "sparql_store_url", f"{base}/store")
         if not self.sparql_update_url:
             object.__setattr__(self, "sparql_update_url", f"{base}/update")
         if not self.action_endpoint_url:

@@ -77,6 +77,20 @@ def parse_results(payload: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def plain_results(payload: dict[str, Any]) -> list[dict[str, str]]:
+    """Rows from a SPARQL 1.1 JSON results document as plain strings: an IRI, or a literal's lexical form."""
+    return [{name: value["value"] for name, value in binding.items()}
+            for binding in payload.get("results", {}).get("bindings", [])]
+
+
+def select_values(kg: SparqlEndpoint, query: str) -> list[dict[str, str]]:
+    """Rows of a SELECT query as plain strings; cheap for many rows when the endpoint offers it."""
+    fast = getattr(kg, "select_values", None)
+    if fast is not None:
+        return fast(query)
+    return [{name: str(term) for name, term in row.items()} for row in kg.select(query)]
+
+
 def _term(value: dict[str, str]) -> Node:
     kind = value["type"]
     if kind == "uri":
@@ -134,6 +148,10 @@ class HttpSparqlClient:
         """Rows of a SELECT query, each a dict from variable name to rdflib term."""
         return parse_results(self._query(query))
 
+    def select_values(self, query: str) -> list[dict[str, str]]:
+        """Rows of a SELECT query as plain strings (IRIs and lexical forms), for large result sets."""
+        return plain_results(self._query(query))
+
     def ask(self, query: str) -> bool:
         """The answer of an ASK query."""
         return bool(self._query(query)["boolean"])
@@ -165,6 +183,10 @@ class OxigraphStoreClient:
     def select(self, query: str) -> list[Row]:
         """Rows of a SELECT query, each a dict from variable name to rdflib term."""
         return parse_results(self._results(query))
+
+    def select_values(self, query: str) -> list[dict[str, str]]:
+        """Rows of a SELECT query as plain strings (IRIs and lexical forms), for large result sets."""
+        return plain_results(self._results(query))
 
     def ask(self, query: str) -> bool:
         """The answer of an ASK query."""

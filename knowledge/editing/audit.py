@@ -132,3 +132,21 @@ def later_changes(db: DB, change_id: int, subjects: Iterable[URIRef]) -> list[in
         rows = session.execute(select(KgChange.id).where(KgChange.id > change_id, _subject_filter(subjects))
                                .order_by(KgChange.id)).scalars()
         return list(rows)
+
+
+def changed_subjects(db: DB, after: int, upto: Optional[int] = None, limit: int = 1000) -> list[tuple[int, tuple[URIRef, ...]]]:
+    """``(id, subjects)`` of the changes after ``after`` (up to ``upto``), oldest first, at most ``limit``."""
+    query = select(KgChange.id, KgChange.subjects).where(KgChange.id > int(after))
+    if upto is not None:
+        query = query.where(KgChange.id <= int(upto))
+    with session_scope(db) as session:
+        rows = session.execute(query.order_by(KgChange.id).limit(max(1, int(limit)))).all()
+    return [(int(number), tuple(URIRef(s) for s in (text or "").split("\n") if s)) for number, text in rows]
+
+
+def last_change_id(db: DB) -> int:
+    """The id of the newest change in the audit log (0 when it is empty)."""
+    from sqlalchemy import func
+
+    with session_scope(db) as session:
+        return int(session.execute(select(func.max(KgChange.id))).scalar() or 0)

@@ -11,8 +11,9 @@ SQLite that takes the database's write lock, elsewhere a row lock), so writers g
 processes. Under that lock it re-reads the documents the change touches, compares their versions with
 ``expected`` (:class:`EditConflict` if any differs), leaves out no-ops (adding a triple already there,
 removing one that is not), validates the documents as they would be (:class:`ValidationFailed`), inserts
-the audit row, sends one SPARQL request ``DELETE DATA {...} ; INSERT DATA {...}`` (atomic on Oxigraph)
-and commits. If the SPARQL write fails the transaction is rolled back and nothing is recorded.
+the audit row, sends one SPARQL request ``DELETE DATA {...} ; INSERT DATA {...}`` (atomic on Oxigraph) that
+also sets the graph's change counter (``knowledge.catalog_state``) to the audit row's id, and commits. If
+the SPARQL write fails the transaction is rolled back and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from knowledge.catalog_state import change_marker, without_prefixes
 from knowledge.editing import audit
 from knowledge.editing.audit import ChangeRecord
 from knowledge.editing.changes import Change
@@ -221,7 +223,8 @@ class Editor:
                 written = Change(frozenset(plan.added), frozenset(plan.removed), change.summary)
                 change_id = audit.record_change(connection, written, staff.username, plan.subjects,
                                                 reverts.id if reverts else None)
-                self.kg.update(update_text(plan.removed, plan.added))
+                # the change and the graph's change counter in one request: a reader sees both or neither
+                self.kg.update(update_text(plan.removed, plan.added) + " ;\n" + without_prefixes(change_marker(change_id)))
             except BaseException:
                 transaction.rollback()
                 raise

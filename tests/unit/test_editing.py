@@ -84,8 +84,12 @@ def editor(fresh_kg: HttpSparqlClient, db: ShopDB) -> Editor:
 
 
 def triples_of(kg: HttpSparqlClient) -> set[str]:
-    """Every triple of the graph as an N-Triples line (the server's canonical form: equal sets, equal graphs)."""
-    response = kg.session.post(kg.query_url, data={"query": "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"},
+    """Every catalog triple of the graph as an N-Triples line (the server's canonical form: equal sets, equal
+    graphs); the graph's own change counter (``knowledge.catalog_state``) left out."""
+    from knowledge.catalog_state import STATE_NODE
+
+    query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o FILTER(?s != <{STATE_NODE}>) }}"
+    response = kg.session.post(kg.query_url, data={"query": query},
                                headers={"Accept": "application/n-triples"}, timeout=30)
     response.raise_for_status()
     from pyoxigraph import RdfFormat, parse  # re-serialised: servers differ in whitespace (Virtuoso uses tabs)

@@ -90,3 +90,28 @@ def test_shop_resolve_in_text_without_product(memory_kg: OxigraphStoreClient) ->
     shop = Shop(memory_kg)
     assert shop.resolve_in_text("do you sell red stuff from stridewell?").matches == ()
     assert shop.resolve_in_text("").matches == ()
+
+
+def test_phrases_match_only_at_word_boundaries() -> None:
+    tagger = PhraseTagger({"color": ["red"], "product": ["trail 2"]})
+    assert tagger.tag("a redwood shelf or the trail 20") == []
+    assert [s.text for s in tagger.tag("RED, or trail 2!")] == ["RED", "trail 2"]
+
+
+def test_phrases_added_and_removed_later_are_followed() -> None:
+    tagger = PhraseTagger({"product": ["trail 2"], "brand": ["stridewell"]})
+    tagger.add("product", "Quasar Kettle")
+    assert [(s.label, s.text) for s in tagger.tag("a quasar kettle by stridewell")] == [
+        ("product", "quasar kettle"), ("brand", "stridewell")]
+    tagger.remove("product", "trail 2")
+    tagger.remove("product", "quasar kettle")
+    assert [s.label for s in tagger.tag("trail 2 or a quasar kettle by stridewell")] == ["brand"]
+
+
+def test_many_additions_rebuild_the_automaton() -> None:
+    from knowledge.matcher import REBUILD_AT
+
+    tagger = PhraseTagger({"product": []})
+    for number in range(REBUILD_AT + 10):
+        tagger.add("product", f"widget {number}")
+    assert [s.text for s in tagger.tag("widget 7 and widget 5009")] == ["widget 7", "widget 5009"]

@@ -1,14 +1,11 @@
-"""Unit tests of knowledge.vocabulary: name resolution, facet word lookup and the cached vocabulary."""
+"""Unit tests of knowledge.vocabulary: name resolution and facet word lookup."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
-import knowledge.vocabulary as vocabulary_module
 from knowledge.sparql import OxigraphStoreClient
-from knowledge.vocabulary import CachedVocabulary, Resolution, Vocabulary, load_vocabulary, normalize
+from knowledge.vocabulary import Resolution, Vocabulary, load_vocabulary, normalize
 
 HOSTILE = 'x" } ; DROP ALL ; #'
 
@@ -134,105 +131,21 @@ def test_vocabulary_holds_the_catalog(vocab: Vocabulary) -> None:
     assert "sneakers" in phrases["category"]
 
 
-class _CountingLoader:
-    """A vocabulary loader that counts its calls and returns a new vocabulary each time."""
+def test_partial_mentions_rank_as_a_full_scoring_would_on_a_larger_catalog() -> None:
+    """Scoring stops at the widths that cannot reach the top five: the top five are those of scoring all."""
+    import random
 
-    def __init__(self) -> None:
-        self.calls = 0
+    from knowledge.synthetic import generate_catalog
 
-    def __call__(self) -> Vocabulary:
-        self.calls += 1
-        return Vocabulary(product_names={"P0001": f"load {self.calls}"})
-
-
-class _Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
-    """A hand-moved clock in place of time.monotonic inside knowledge.vocabulary."""
-    fake = _Clock()
-    monkeypatch.setattr(vocabulary_module, "time", SimpleNamespace(monotonic=fake.monotonic))
-    return fake
-
-
-def test_cached_vocabulary_loads_once_within_max_age(clock: _Clock) -> None:
-    loader = _CountingLoader()
-    cache = CachedVocabulary(loader, max_age=2.0)
-    assert loader.calls == 0
-    first = cache.get()
-    clock.now += 1.9
-    assert cache.get() is first
-    assert loader.calls == 1
-
-
-def test_cached_vocabulary_reloads_after_max_age(clock: _Clock) -> None:
-    loader = _CountingLoader()
-    cache = CachedVocabulary(loader, max_age=2.0)
-    first = cache.get()
-    clock.now += 2.5
-    second = cache.get()
-    assert loader.calls == 2
-    assert second is not first
-    assert second.product_names["P0001"] == "load 2"
-    clock.now += 1.0
-    assert cache.get() is second
-    assert loader.calls == 2
-
-
-def test_cached_vocabulary_reloads_after_invalidate(clock: _Clock) -> None:
-    loader = _CountingLoader()
-    cache = CachedVocabulary(loader, max_age=3600.0)
-    first = cache.get()
-    cache.invalidate()
-    assert loader.calls == 1
-    second = cache.get()
-    assert loader.calls == 2 and second is not first
-    assert cache.get() is second
-    assert loader.calls == 2
-
-
-def test_cached_vocabulary_sees_graph_edits(memory_kg: OxigraphStoreClient, clock: _Clock) -> None:
-    from rdflib import Literal
-
-    from knowledge.namespaces import PRODUCT
-    from knowledge.sparql import render
-
-    cache = CachedVocabulary(lambda: load_vocabulary(memory_kg), max_age=60.0)
-    assert cache.get().resolve("moonwalker 9").matches == ()
-    memory_kg.update(render("INSERT DATA { $p schema:alternateName $alt }", p=PRODUCT.P0001, alt=Literal("moonwalker 9")))
-    assert cache.get().resolve("moonwalker 9").matches == ()  # still cached
-    cache.invalidate()
-    best = cache.get().resolve("moonwalker 9").best
-    assert best is not None and best.product_id == "P0001"
-
-
-def test_background_cache_serves_the_stale_vocabulary_while_it_reloads(clock: _Clock) -> None:
-    import threading
-
-    release = threading.Event()
-    loader = _CountingLoader()
-
-    def slow_loader() -> Vocabulary:
-        if loader.calls >= 1:
-            assert release.wait(10)
-        return loader()
-
-    cache = CachedVocabulary(slow_loader, max_age=2.0, background=True)
-    first = cache.get()
-    clock.now += 2.5
-    assert cache.get() is first  # stale, served at once; the reload runs in a thread
-    release.set()
-    for _ in range(200):
-        if cache.get() is not first:
-            break
-        threading.Event().wait(0.01)
-    assert cache.get().product_names["P0001"] == "load 2"
-    assert loader.calls == 2
+    products = generate_catalog(3_000)
+    vocab = Vocabulary()
+    for product in products:
+        vocab.set_product(product.id, product.name, product.alt_names)
+    rng = random.Random(5)
+    for product in rng.sample(products, 60):
+        words = product.name.lower().split()
+        for mention in (f"the {words[0]}", " ".join(words[:2]), f"{words[0]} {words[-1][:4]}", words[-1]):
+            top = vocab.resolve(mention)
+            everything = vocab.resolve(mention, limit=100_000)
+            assert top.matches == everything.matches[:5], mention
+            assert top.ambiguous == everything.ambiguous

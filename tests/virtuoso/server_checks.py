@@ -109,7 +109,7 @@ def test_hostile_literal_in_an_update_is_stored_as_text(fresh_kg: HttpSparqlClie
 
 
 def _vocabulary_facts(vocabulary: Vocabulary) -> tuple:
-    return (sorted(vocabulary.product_names.items()), sorted(zip(vocabulary.keys, vocabulary.owners)),
+    return (sorted(vocabulary.product_names.items()), vocabulary.key_owners(),
             sorted(vocabulary.categories.items()), sorted(vocabulary.brands.items()),
             sorted(vocabulary.colors), sorted(vocabulary.materials), sorted(vocabulary.sizes))
 
