@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Optional
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 
-Row = tuple[str, ...]
+Row = tuple  # the values as the database driver returns them
 
 #: Tables outside the shop's own state: the graph writers' lock row is updated by every write (and by none
 #: that is refused, which the audit log and the graph already show).
@@ -56,7 +56,7 @@ def table_rows(engine: Engine, skip: Iterable[str] = NOT_CONTENT) -> dict[str, f
             columns = [c.name for c in table.columns if c.name not in BOOKKEEPING.get(table.name, ())]
             keys = [i for i, name in enumerate(columns) if table.columns[name].primary_key] or list(range(len(columns)))
             query = f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)}"  # stored values as they are
-            rows[table.name] = frozenset(tuple(repr(value) for value in row) for row in connection.exec_driver_sql(query))
+            rows[table.name] = frozenset(map(tuple, connection.exec_driver_sql(query).fetchall()))
             _PRIMARY_KEYS[table.name] = keys
     return rows
 
@@ -101,10 +101,10 @@ class Snapshot:
     tables: Mapping[str, frozenset[Row]]
 
     @classmethod
-    def take(cls, kg: Any = None, engine: Optional[Engine] = None) -> "Snapshot":
-        """Read the whole graph (if a SPARQL endpoint is given) and every shop table (if an engine is)."""
+    def take(cls, kg: Any = None, engine: Optional[Engine] = None, skip: Iterable[str] = ()) -> "Snapshot":
+        """Read the whole graph (if a SPARQL endpoint is given) and every table (if an engine is) but ``skip``."""
         triples = tuple(graph_lines(kg)) if kg is not None else ()
-        tables = table_rows(engine) if engine is not None else {}
+        tables = table_rows(engine, NOT_CONTENT | set(skip)) if engine is not None else {}
         return cls(triples, tables)
 
     @property
