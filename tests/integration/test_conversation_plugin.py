@@ -56,7 +56,7 @@ def test_right_expectations_pass_and_a_wrong_one_fails_side_by_side(pytester: py
         "*user: how much is the trailblazer 2?*",
         ">> bot:  The Trailblazer 2 GTX Running Shoe costs $129.00.*| expected bot: $99.99",
     ])
-    result.stdout.fnmatch_lines(["*expected no card /Trailblazer/ (shown: ['Trailblazer 2 GTX Running Shoe'])*"])
+    result.stdout.fnmatch_lines(["*expected no card /Trailblazer/ (shown: ?'Trailblazer 2 GTX Running Shoe'?)*"])
 
 
 def test_a_malformed_file_is_reported_by_name(pytester: pytest.Pytester) -> None:
