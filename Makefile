@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 # Debian packages are installed with sudo unless we already are root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser netns run test data model nlu-report nlu-eval bench-recommender clean help
+.PHONY: setup browser netns postgres run test data model nlu-report nlu-eval bench-recommender clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,11 +41,20 @@ $(WEB_DEPS): bot/web/package.json bot/web/package-lock.json
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq iproute2 >/dev/null
 
+# Debian's PostgreSQL for the tests' private server (tests/postgres.py); no system cluster is created.
+/usr/lib/postgresql:
+	$(SUDO) mkdir -p /etc/postgresql-common
+	echo 'create_main_cluster = false' | $(SUDO) tee /etc/postgresql-common/createcluster.conf >/dev/null
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq -o Dpkg::Options::=--force-confold postgresql >/dev/null
+
 setup: $(STAMP) $(WEB_DEPS)  ## create .venv and install shopbot with its pinned dependencies and the widget's
 
 browser: /usr/bin/chromium  ## install Debian's chromium for the browser tests (Playwright drives it)
 
 netns: /usr/sbin/ip  ## install Debian's iproute2: tests/security reaches the services from a network namespace
+
+postgres: /usr/lib/postgresql  ## install Debian's PostgreSQL: the tests run the shop database, tracker store and editing on a private server
 
 data: setup  ## generate the demo store if missing
 	$(BIN)/shopbot data generate
@@ -56,7 +65,7 @@ model: data  ## train the Rasa model if its inputs changed
 run: model  ## set up, then start Oxigraph, the action server, the Rasa server and the store page (Ctrl-C stops them)
 	$(BIN)/shopbot run
 
-test: model browser netns  ## set up, then run rasa data validate, the test stories and the pytest suite
+test: model browser netns postgres  ## set up, then run rasa data validate, the test stories and the pytest suite
 	$(BIN)/shopbot test
 
 nlu-report: setup  ## 5-fold cross-validation of the NLU model (not part of make test)

@@ -364,6 +364,8 @@ def cmd_test(args: argparse.Namespace) -> int:
                           "--out", str(PROJECT_ROOT / "results"), "--fail-on-prediction-errors"]),
         ("pytest", [sys.executable, "-m", "pytest", *pytest_args]),
     ]
+    report = Path(tempfile.mkdtemp(prefix="shopbot-pytest-")) / "junit.xml"  # read back for the summary's counts
+    steps[-1][1].append(f"--junit-xml={report}")
     steps = [step for step in steps if not args.only or step[0] in args.only]
     # The test stories run the real NLU pipeline, whose catalog matcher reads a real graph: a private Oxigraph.
     graph_settings = Settings(var_dir=Path(tempfile.mkdtemp(prefix="shopbot-test-")), oxigraph_port=free_port())
@@ -387,8 +389,32 @@ def cmd_test(args: argparse.Namespace) -> int:
         stack.stop()
     say("summary:")
     for name, code, seconds in results:
-        print(f"  {'ok  ' if code == 0 else 'FAIL'} {name} ({seconds:.0f} s)")
+        counts = f": {pytest_counts(report)}" if name == "pytest" and report.exists() else ""
+        print(f"  {'ok  ' if code == 0 else 'FAIL'} {name} ({seconds:.0f} s){counts}")
+    for test, reason in pytest_skips(report) if report.exists() else []:
+        print(f"       skipped {test}: {reason}")
     return 0 if results and all(code == 0 for _, code, _ in results) else 1
+
+
+def _testcases(report: Path) -> list:  # noqa: ANN202 - xml.etree elements
+    import xml.etree.ElementTree as ElementTree
+
+    return list(ElementTree.parse(report).getroot().iter("testcase"))
+
+
+def pytest_counts(report: Path) -> str:
+    """How many tests passed, failed and were skipped, from pytest's JUnit XML report."""
+    cases = _testcases(report)
+    failed = sum(1 for c in cases if c.find("failure") is not None or c.find("error") is not None)
+    skipped = len(pytest_skips(report))
+    return f"{len(cases) - failed - skipped} passed, {failed} failed, {skipped} skipped"
+
+
+def pytest_skips(report: Path) -> list[tuple[str, str]]:
+    """Each skipped test of pytest's JUnit XML report, with the reason it gave."""
+    return [(f"{c.get('classname')}::{c.get('name')}", c.find("skipped").get("message", ""))
+            for c in _testcases(report)
+            if c.find("skipped") is not None and c.find("skipped").get("type") != "pytest.xfail"]
 
 
 # --- parser ---------------------------------------------------------------------------------------

@@ -277,7 +277,48 @@ class ConversationMismatch(AssertionError):
         self.step = step
 
 
-STEP_KEYS = {"user", "bot", "buttons", "cards", "slots", "metadata"}
+STEP_KEYS = {"user", "bot", "buttons", "cards", "cards_exactly", "no_cards", "slots", "metadata"}
+#: ``{price of P0001}``: a fact of a product, read from the conversation's graph when the conversation runs.
+PLACEHOLDER = re.compile(r"\{(price|name|stock|brand|category) of ([A-Za-z0-9_-]+)\}")
+_PATHS = {"name": "schema:name", "price": "schema:offers/schema:price", "stock": "shop:stockLevel",
+          "brand": "schema:brand/schema:name", "category": "schema:category/schema:name"}
+_graphs: dict[tuple[str, int], Any] = {}
+
+
+def graph_fact(graph_file: Path, fact: str, product_id: str) -> str:
+    """A product's fact as a conversation expects it written: a price as $1,234.50, a stock as 42, else the text."""
+    from rdflib import Literal
+
+    from knowledge.loading import read_turtle
+
+    key = (str(graph_file), graph_file.stat().st_mtime_ns)
+    if key not in _graphs:
+        _graphs[key] = read_turtle(graph_file)
+    rows = list(_graphs[key].query(
+        "PREFIX schema: <https://schema.org/> PREFIX shop: <https://shop.example/ns#> "
+        f"SELECT ?value WHERE {{ ?p schema:productID ?id ; {_PATHS[fact]} ?value }}",
+        initBindings={"id": Literal(product_id)}))
+    if len(rows) != 1:
+        raise ConversationFormatError(f"{{{fact} of {product_id}}}: {len(rows)} values in {graph_file.name}")
+    value = rows[0][0].toPython()
+    return f"${value:,.2f}" if fact == "price" else str(value)
+
+
+def expand(value: Any, graph_file: Path) -> Any:
+    """``value`` with every ``{fact of ID}`` replaced by the graph's value (escaped inside a /regex/)."""
+    if isinstance(value, list):
+        return [expand(item, graph_file) for item in value]
+    if isinstance(value, dict):
+        return {key: expand(item, graph_file) for key, item in value.items()}
+    if not isinstance(value, str):
+        return value
+    in_regex = len(value) >= 2 and value.startswith("/") and value.endswith("/")
+
+    def fact(match: re.Match) -> str:
+        text = graph_fact(graph_file, match.group(1), match.group(2))
+        return re.escape(text) if in_regex else text
+
+    return PLACEHOLDER.sub(fact, value)
 
 
 class ConversationItem(pytest.Item):
@@ -292,12 +333,15 @@ class ConversationItem(pytest.Item):
         if graph != DEMO:
             graph = (self.path.parent / graph).resolve()
         chat = Chat(runtime(), graph=graph, metadata=self.spec.get("metadata"))
+        graph_file = runtime().settings.catalog_file if graph == DEMO else Path(graph)
         shown: list[tuple[str, str, str]] = []  # (who, actual, expected)
         reply: Optional[Reply] = None
         for number, step in enumerate(self.spec["steps"], 1):
             unknown = set(step) - STEP_KEYS
             if unknown:
                 raise ConversationFormatError(f"step {number}: unknown keys {sorted(unknown)}")
+            step = {key: (item if key in ("metadata", "slots") else expand(item, graph_file))
+                    for key, item in step.items()}
             if "user" in step:
                 reply = chat.say(str(step["user"]), step.get("metadata"))
                 shown.append(("user", str(step["user"]), ""))
@@ -321,7 +365,8 @@ class ConversationItem(pytest.Item):
 
 
 def _expected(step: dict[str, Any]) -> str:
-    return "; ".join(f"{key}: {step[key]}" for key in ("bot", "buttons", "cards", "slots") if key in step)
+    keys = ("bot", "buttons", "cards", "cards_exactly", "no_cards", "slots")
+    return "; ".join(f"{key}: {step[key]}" for key in keys if key in step)
 
 
 def _check(reply: Reply, step: dict[str, Any]) -> Optional[str]:
@@ -331,9 +376,20 @@ def _check(reply: Reply, step: dict[str, Any]) -> Optional[str]:
     for title in step.get("buttons", []):
         if not any(text_matches(b.get("title", ""), str(title)) for b in reply.buttons):
             return f"expected button: {title} (offered: {[b.get('title') for b in reply.buttons]})"
+    shown = [c.get("title", "") for c in reply.cards]
     for title in step.get("cards", []):
-        if not any(text_matches(c.get("title", ""), str(title)) for c in reply.cards):
-            return f"expected card: {title} (shown: {[c.get('title') for c in reply.cards]})"
+        if not any(text_matches(t, str(title)) for t in shown):
+            return f"expected card: {title} (shown: {shown})"
+    if "cards_exactly" in step:  # these cards in this order, and no other
+        expected = [str(title) for title in step["cards_exactly"] or []]
+        if len(shown) != len(expected) or not all(text_matches(t, e) for t, e in zip(shown, expected)):
+            return f"expected exactly the cards {expected} (shown: {shown})"
+    no_cards = step.get("no_cards")
+    if no_cards is True and shown:
+        return f"expected no card (shown: {shown})"
+    for title in no_cards if isinstance(no_cards, list) else []:
+        if any(text_matches(t, str(title)) for t in shown):
+            return f"expected no card {title} (shown: {shown})"
     for name, value in (step.get("slots") or {}).items():
         if reply.slots.get(name) != value:
             return f"expected slot {name} = {value!r} (is {reply.slots.get(name)!r})"

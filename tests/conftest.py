@@ -88,3 +88,32 @@ def fresh_kg(sparql_server: SparqlServer, catalog_graph) -> Iterator[HttpSparqlC
     """The real SPARQL server, for tests that write: the demo catalog is restored afterwards."""
     yield sparql_server.client
     load_graph(sparql_server.client, catalog_graph)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201 - a hook wrapper
+    """In CI (``CI=true``) a skip that tests/allowed_skips.yml does not list is a failure."""
+    from tests.skips import fail_unexpected_skip
+
+    outcome = yield
+    fail_unexpected_skip(item, outcome.get_result())
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server the tests may fill and empty: TEST_DATABASE_URL if set, else a private one (tests/postgres.py)."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if url.startswith("postgresql"):
+        yield url
+        return
+    from bot.services import free_port
+    from tests.postgres import PrivatePostgres, binaries
+
+    if binaries() is None:
+        pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql package)")
+    server = PrivatePostgres(free_port())
+    server.start()
+    try:
+        yield server.url()
+    finally:
+        server.stop()

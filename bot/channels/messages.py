@@ -34,6 +34,11 @@ def too_long_text(limit: int) -> str:
     return f"That message is too long for me: please keep it under {limit:,} characters."
 
 
+def nothing_said_text() -> str:
+    """What the bot answers when a turn would otherwise end in silence (an empty message, a bare command)."""
+    return "Sorry, I didn't quite get that. Could you rephrase it?"
+
+
 def clean_message(value: Any, limit: int) -> str:
     """The message as the bot reads it (control characters become spaces); ``MessageRefused`` when unacceptable."""
     if not isinstance(value, str):

@@ -40,7 +40,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels.messages import MessageRefused, clean_message, max_message_chars, too_long_text
+from bot.channels.messages import MessageRefused, clean_message, max_message_chars, nothing_said_text, too_long_text
 from bot.identity import ConversationRefused, Gate, IdentityError
 from knowledge.settings import get_settings
 
@@ -52,7 +52,13 @@ REJECTED = "session_rejected"
 
 
 class ShopSocketIOOutput(SocketIOOutput):
-    """Rasa's socket.io output with working custom payloads."""
+    """Rasa's socket.io output with working custom payloads; it counts what it sent."""
+
+    sent = 0
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        self.sent += 1
+        await super()._send_message(socket_id, response)
 
     async def send_custom_json(self, recipient_id: Text, json_message: dict[str, Any], **kwargs: Any) -> None:
         """Send a custom payload (product card, carousel) as ``{"custom": payload}``."""
@@ -152,9 +158,10 @@ class ShopSocketIOInput(SocketIOInput):
                 await reject(sid, error)
                 return
             sender_id = confirmed if self.session_persistence else sid
-            message = UserMessage(text, ShopSocketIOOutput(sio, self.bot_message_evt), sender_id,
-                                  input_channel=self.name(), metadata=metadata)
-            await on_new_message(message)
+            output = ShopSocketIOOutput(sio, self.bot_message_evt)
+            await on_new_message(UserMessage(text, output, sender_id, input_channel=self.name(), metadata=metadata))
+            if not output.sent:  # an answer is at least one message: silence reads as a broken bot
+                await output.send_text_message(sender_id, nothing_said_text())
 
         async def connect(sid: Text, environ: dict, auth: Any = None) -> bool:
             return True

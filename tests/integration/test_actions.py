@@ -20,9 +20,11 @@ from actions.products import (
 )
 from bot.nlu.shopping_terms import shopping_terms
 from knowledge.products import get_product
+from knowledge.refinement import PAGE
 from knowledge.shop import reset_default_shop
 from knowledge.sparql import render
 from tests.conftest import SparqlServer
+from tests.oracles import faceted_search, products
 
 
 @pytest.fixture(autouse=True)
@@ -140,7 +142,7 @@ def test_out_of_stock_offers_similar_items(kg) -> None:  # noqa: ANN001
     assert messages[0]["buttons"][0]["payload"] == f'/search_products{{"product": "{sold_out}"}}'
 
 
-def test_faceted_search_returns_only_matching_products() -> None:
+def test_faceted_search_returns_only_matching_products(catalog_graph) -> None:  # noqa: ANN001
     entities = [
         {"entity": "color", "value": "red"},
         {"entity": "category", "value": "running shoes"},
@@ -149,8 +151,12 @@ def test_faceted_search_returns_only_matching_products() -> None:
     messages, _ = run(ActionSearchProducts(), tracker("red running shoes under 100", "search_products", entities))
     carousel = next(m["custom"] for m in messages if m.get("custom"))
     assert carousel["type"] == "carousel" and carousel["cards"]
+    # every facet, the colour too, checked against the catalog's triples walked in Python
+    expected = faceted_search(catalog_graph, category="running shoes", color="red", max_price=Decimal(100))
+    assert [c["id"] for c in carousel["cards"]] == [p.id for p in expected[:PAGE]]
+    colours = {p.id: p.colors for p in products(catalog_graph)}
     for card in carousel["cards"]:
-        assert Decimal(card["price"]) <= 100 and "Running Shoes" in card["subtitle"]
+        assert Decimal(card["price"]) <= 100 and "Running Shoes" in card["subtitle"] and "red" in colours[card["id"]]
     assert "red running shoes under $100.00" in texts(messages)
 
 

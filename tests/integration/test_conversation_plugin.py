@@ -23,6 +23,19 @@ RIGHT_PRICE = """
     - user: how much is the trailblazer 2?
     - bot: /costs \\$129\\.00/
     - cards: [Trailblazer 2 GTX Running Shoe]
+
+- conversation: facts read from the graph, exactly one card
+  steps:
+    - user: what does the {name of P0001} cost?
+    - bot: "costs {price of P0001}."
+    - cards_exactly: ["{name of P0001}"]
+"""
+
+CARD_ON_PURPOSE = """
+- conversation: a card it should not show on purpose
+  steps:
+    - user: how much is the trailblazer 2?
+    - no_cards: [/Trailblazer/]
 """
 
 
@@ -34,15 +47,16 @@ def write_conversations(pytester: pytest.Pytester, text: str) -> None:
 
 def test_right_expectations_pass_and_a_wrong_one_fails_side_by_side(pytester: pytest.Pytester) -> None:
     # A separate pytest process, as a developer would run it: it loads the model itself.
-    write_conversations(pytester, RIGHT_PRICE + WRONG_PRICE)
+    write_conversations(pytester, RIGHT_PRICE + WRONG_PRICE + CARD_ON_PURPOSE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=600)
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines([
         "*conversation 'wrong price on purpose' failed at step 2:*",
         "*actual*|*expected*",
         "*user: how much is the trailblazer 2?*",
         ">> bot:  The Trailblazer 2 GTX Running Shoe costs $129.00.*| expected bot: $99.99",
     ])
+    result.stdout.fnmatch_lines(["*expected no card /Trailblazer/ (shown: ?'Trailblazer 2 GTX Running Shoe'?)*"])
 
 
 def test_a_malformed_file_is_reported_by_name(pytester: pytest.Pytester) -> None:

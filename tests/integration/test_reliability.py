@@ -21,16 +21,19 @@ import pytest
 import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from rdflib import Literal
 from sqlalchemy import func, select
 
 from bot.cli import Stack
 from bot.services import Service
-from knowledge.products import count_triples, get_product
+from knowledge.namespaces import PRODUCT, SHOP
+from knowledge.products import get_product
 from knowledge.shop import Shop
 from knowledge.shopdb import connect
-from knowledge.shopdb.engine import ShopDB, row_counts
+from knowledge.shopdb.engine import ShopDB
 from knowledge.shopdb.staff import KgChange, add_staff, get_staff, issue_token
 from tests.integration.rest import chat
+from tests.invariants import Snapshot
 
 pytestmark = [pytest.mark.reliability, pytest.mark.stack, pytest.mark.slow]
 
@@ -109,7 +112,7 @@ def test_graph_down_staff_api_answers_503_and_the_store_page_says_so(
 ) -> None:
     oxigraph = service(stack, "oxigraph")
     version = requests.get(web(stack, f"/api/kg/products/{CONTENDED}"), headers=staff_auth, timeout=30).json()["version"]
-    triples, changes = count_triples(shop.kg), audit_count(db)
+    before = Snapshot.take(shop.kg, db.engine)
     requests_while_down = [
         ("GET", "/api/kg/products", None),
         ("GET", f"/api/kg/products/{CONTENDED}", None),
@@ -136,7 +139,7 @@ def test_graph_down_staff_api_answers_503_and_the_store_page_says_so(
     finally:
         oxigraph.start()
         oxigraph.wait_ready(30)
-    assert audit_count(db) == changes and count_triples(shop.kg) == triples  # nothing half-written
+    before.assert_unchanged(Snapshot.take(shop.kg, db.engine), "graph down")  # nothing half-written, triple for triple
     assert requests.get(web(stack, "/"), timeout=30).status_code == 200
     again = requests.get(web(stack, f"/api/kg/products/{CONTENDED}"), headers=staff_auth, timeout=30)
     assert again.status_code == 200 and again.json()["version"] == version
@@ -159,6 +162,11 @@ HOSTILE = [
 ]
 FRAGMENTS = [h for h in HOSTILE if 0 < len(h) < 200] + ["how much is", "trailblazer 2", "red running shoes", "order"]
 HTML = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
+#: Logs a chat may append to (never change): the products shown and viewed, the Rasa tracker if it shares the database.
+APPENDED = ("behaviour_events", "events")
+#: The largest tables (130,000 rows together) are compared at the start and the end of each test rather than after
+#: each of its ~400 inputs, which would add minutes; orders, customers and every other table are compared every time.
+PER_TEST = ("interactions", "order_lines", "shipments")
 RECORDED = {"complaints": re.compile(r"reference CP-[0-9A-F]+"), "handoff_requests": re.compile(r"request HO-[0-9A-F]+")}
 
 texts = st.one_of(
@@ -190,11 +198,16 @@ def strings(value: Any) -> Iterator[str]:
 
 
 class Invariants:
-    """What hostile input must never change: the graph and the shop database."""
+    """What hostile input must never change: every triple of the graph and every row of the shop database."""
 
     def __init__(self, stack: Stack, shop: Shop, db: ShopDB) -> None:
         self.stack, self.shop, self.db = stack, shop, db
-        self.triples, self.rows = count_triples(shop.kg), row_counts(db.engine)
+        self.snapshot = self.take()
+        self.announced = {table: 0 for table in RECORDED}
+
+    def take(self) -> Snapshot:
+        """The graph and the shop tables but the largest (compared over the whole test by the fixture)."""
+        return Snapshot.take(self.shop.kg, self.db.engine, skip=PER_TEST)
 
     def post(self, raw: bytes, content_type: str = "application/json") -> requests.Response:
         """Send a raw body; check the status, the answer's shape and that nothing changed."""
@@ -205,6 +218,9 @@ class Invariants:
         payload = answer.json()
         if answer.status_code == 200:
             assert isinstance(payload, list) and all(isinstance(m, dict) for m in payload), payload
+            # an answer is at least one message that says something: silence is not a safe answer
+            assert any(m.get("text", "").strip() or m.get("image") or m.get("custom") for m in payload), (
+                raw[:200], payload)
             said = list(strings(payload))
             assert not any(HTML.search(s) for s in said), (raw[:200], payload)
         else:
@@ -214,19 +230,33 @@ class Invariants:
         return answer
 
     def check_unchanged(self, said: str, raw: bytes) -> None:
-        assert count_triples(self.shop.kg) == self.triples, raw[:200]
-        rows = row_counts(self.db.engine)
-        for table, count in rows.items():
-            # A message NLU takes for a complaint or a request for a person is recorded: only then, and as
-            # many rows as the bot announced with a reference number.
-            announced = len(RECORDED[table].findall(said)) if table in RECORDED else 0
-            assert count == self.rows[table] + announced, (table, raw[:200], said[:300])
-        self.rows = rows
+        """The graph and every table exactly as before, but for the records the bot announced and its view log."""
+        later = self.take()
+        # A message NLU takes for a complaint or a request for a person is recorded: only then, and as many
+        # new rows as the bot announced with a reference number; no existing row changes.
+        changes = self.snapshot.table_changes(later)
+        for table, pattern in RECORDED.items():
+            announced = len(pattern.findall(said))
+            change = changes.get(table)
+            added = len(change.added) if change else 0
+            assert added == announced, (table, raw[:200], said[:300])
+            self.announced[table] += announced
+        self.snapshot.assert_unchanged(later, raw[:200], appendable={*RECORDED, *APPENDED})
+        self.snapshot = later
 
 
 @pytest.fixture()
-def invariants(stack: Stack, shop: Shop, db: ShopDB) -> Invariants:
-    return Invariants(stack, shop, db)
+def invariants(stack: Stack, shop: Shop, db: ShopDB) -> Iterator[Invariants]:
+    """Checks each input (the graph and the shop tables), and every table, the largest too, over the whole test."""
+    first = Snapshot.take(shop.kg, db.engine)
+    checker = Invariants(stack, shop, db)
+    yield checker
+    last = Snapshot.take(shop.kg, db.engine)
+    first.assert_unchanged(last, "over the whole test", appendable={*RECORDED, *APPENDED})
+    changes = first.table_changes(last)
+    for table in RECORDED:
+        added = len(changes[table].added) if table in changes else 0
+        assert added == checker.announced[table], (table, added, checker.announced[table])
 
 
 def conversation(stack: Stack) -> str:
@@ -330,6 +360,7 @@ def test_twenty_editors_at_once_one_wins_the_rest_get_409_and_no_update_is_lost(
     seen = requests.get(product_url(stack), headers=staff_auth, timeout=30).json()
     start, changes = seen["facts"]["stock"], audit_count(db)
     assert start == stock_of(stack, shop)
+    before = Snapshot.take(shop.kg)
 
     # Round 1: all from the same version, each setting its own stock: exactly one write gets through.
     barrier = threading.Barrier(editors)
@@ -349,6 +380,10 @@ def test_twenty_editors_at_once_one_wins_the_rest_get_409_and_no_update_is_lost(
     assert len(results) == editors and statuses == [200] + [409] * (editors - 1), statuses
     winner = next(n for n, r in results.items() if r.status_code == 200)
     assert stock_of(stack, shop) == start + 100 + winner
+    added, removed = before.graph_changes(Snapshot.take(shop.kg))  # the 19 refused edits wrote nothing at all
+    stock = (PRODUCT[CONTENDED], SHOP.stockLevel)
+    assert added == {f"{stock[0].n3()} {stock[1].n3()} {Literal(start + 100 + winner).n3()} ."}, added
+    assert removed == {f"{stock[0].n3()} {stock[1].n3()} {Literal(start).n3()} ."}, removed
     assert audit_count(db) == changes + 1
     assert all("change" in r.json() for r in results.values() if r.status_code == 409)  # the rejected edit comes back
 

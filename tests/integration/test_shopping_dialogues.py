@@ -259,6 +259,7 @@ class Generator:
 KINDS = ("ordinal", "colour", "brand", "budget", "superlative", "compare", "similar", "exclude", "more")
 
 
+@pytest.mark.timeout(3600)  # 180 dialogues, ~540 turns in one test: beyond the 900 s default on a busy machine
 def test_generated_shopping_dialogues() -> None:
     """At least 95 % of the generated dialogues hold every fact; the report lists the ones that don't."""
     chat_runtime = runtime()

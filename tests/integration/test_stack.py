@@ -9,9 +9,12 @@ import pytest
 
 from bot.cli import Stack
 from tests.integration.rest import chat
-from knowledge.products import SearchFacets, count_triples, get_product
+from knowledge.products import get_product
+from knowledge.refinement import PAGE
 from knowledge.shop import Shop
 from knowledge.shopdb import connect, lookup_order
+from tests.invariants import Snapshot, graph_lines
+from tests.oracles import faceted_search, graph_from_lines
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -52,18 +55,20 @@ def test_stock_and_colour_of_a_named_product(stack: Stack, shop: Shop) -> None:
 def test_faceted_search_answers_match_the_graph(stack: Stack, shop: Shop) -> None:
     answer = chat(stack, "search").say("red running shoes under 100")
     cards = next(m["custom"]["cards"] for m in answer if m.get("custom", {}).get("type") == "carousel")
-    expected = shop.search(SearchFacets(category="Running Shoes", color="red", max_price=Decimal(100)))
-    assert [c["id"] for c in cards] == [p.id for p in expected]
-    for card in cards:
-        product = get_product(shop.kg, card["id"])
-        assert "red" in product.colors and product.price <= 100 and product.category == "Running Shoes"
+    # the oracle walks the live graph's triples in Python: no SPARQL, no shop code
+    graph = graph_from_lines(graph_lines(shop.kg))
+    expected = faceted_search(graph, category="Running Shoes", color="red", max_price=Decimal(100))
+    assert expected and len(cards) == min(len(expected), PAGE)
+    assert [c["id"] for c in cards] == [p.id for p in expected[:PAGE]]
+    for card, facts in zip(cards, expected):
+        assert Decimal(card["price"]) == facts.price <= 100 and "red" in facts.colors
 
 
 def test_injection_leaves_the_graph_unchanged_and_gets_a_polite_answer(stack: Stack, shop: Shop) -> None:
-    before = count_triples(shop.kg)
+    before = Snapshot.take(shop.kg)
     answer = chat(stack, "hostile").text('how much is the x" } ; DROP ALL ; #')
     assert re.search(r"(couldn't find|Which product|didn't quite get)", answer)
-    assert count_triples(shop.kg) == before
+    before.assert_unchanged(Snapshot.take(shop.kg), "injection")
 
 
 def test_graph_down_gets_an_apology_then_recovers(stack: Stack) -> None:

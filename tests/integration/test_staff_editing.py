@@ -15,16 +15,19 @@ import requests
 from bot.cli import Stack
 from bot.services import child_env
 from knowledge.editing import document
-from knowledge.products import count_triples, get_product
+from knowledge.products import get_product
 from knowledge.settings import PROJECT_ROOT
 from knowledge.shop import Shop
 from knowledge.shopdb import connect
 from knowledge.shopdb.staff import add_staff, issue_token
 from tests.integration.rest import chat
+from tests.invariants import Snapshot
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
-LIVE_WITHIN = 5.0  # seconds from an edit to the bot's answer with the new fact
+# Seconds an edit may take to reach the bot's answers: a generous bound (the stack caches the catalog for 1 s and
+# an edit is live in 1-3 s here), so a slow machine does not fail a correct test; bench/edit_latency.py measures it.
+LIVE_WITHIN = 30.0
 PASSWORD = "correct horse battery staple"
 ROLES = {"ada": "admin", "eddie": "editor", "vic": "viewer"}
 # Signing in and out and the read-only SPARQL endpoint accept POST but change no data.
@@ -40,6 +43,16 @@ def tokens(stack: Stack) -> dict[str, str]:
         for name, role in ROLES.items():
             add_staff(db, name, PASSWORD, role)
         return {name: issue_token(db, name) for name in ROLES}
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(scope="module")
+def content(stack: Stack, shop: Shop) -> Iterator[Callable[[], Snapshot]]:
+    """Take a snapshot of every triple of the stack's graph and every row of its shop database."""
+    db = connect(stack.settings.database_url)
+    try:
+        yield lambda: Snapshot.take(shop.kg, db.engine)
     finally:
         db.dispose()
 
@@ -89,13 +102,13 @@ def test_cli_price_change_is_live_in_the_chat_and_revert_restores_it(stack: Stac
     assert f"revert change {change_id}" in history.stdout
 
 
-def test_cli_refuses_a_viewer_and_invalid_values(stack: Stack, shop: Shop, tokens) -> None:  # noqa: ANN001
-    before = count_triples(shop.kg)
+def test_cli_refuses_a_viewer_and_invalid_values(stack: Stack, shop: Shop, tokens, content) -> None:  # noqa: ANN001
+    before = content()
     viewer = shopbot(stack, "kg", "set", "P0004", "schema:price", "10", "--user", "vic")
     assert viewer.returncode != 0 and "viewer" in viewer.stdout + viewer.stderr
     cheap = shopbot(stack, "kg", "set", "P0004", "schema:price", '"cheap"', "--user", "eddie")
     assert cheap.returncode != 0 and "nothing was written" in cheap.stdout + cheap.stderr
-    assert count_triples(shop.kg) == before
+    before.assert_unchanged(content(), "refused CLI edits")
 
 
 def write_routes() -> list[tuple[str, str]]:
@@ -112,12 +125,14 @@ def write_routes() -> list[tuple[str, str]]:
     return sorted(routes)
 
 
-def test_every_write_endpoint_refuses_anonymous_and_wrong_role_requests(stack: Stack, shop: Shop, tokens) -> None:  # noqa: ANN001
+def test_every_write_endpoint_refuses_anonymous_and_wrong_role_requests(
+    stack: Stack, shop: Shop, tokens, content  # noqa: ANN001
+) -> None:
     routes = write_routes()
     assert len(routes) >= 13 and ("PATCH", "/api/kg/products/P0005") in routes
     base = f"http://127.0.0.1:{stack.settings.web_port}"
-    before = count_triples(shop.kg)
-    viewer = session_for(stack, "vic")
+    viewer = session_for(stack, "vic")  # signing in writes a session row: before the snapshot
+    before = content()
     for method, path in routes:
         body = {"set": {"price": "1.00"}, "add": [["P0005", "schema:color", '"pink"']], "fields": {"id": "P0999"}}
         anonymous = requests.request(method, base + path, json=body, timeout=30, allow_redirects=False)
@@ -133,7 +148,7 @@ def test_every_write_endpoint_refuses_anonymous_and_wrong_role_requests(stack: S
         if path.startswith("/api/kg/staff"):
             editor = requests.request(method, base + path, json={}, headers=auth(tokens["eddie"]), timeout=30)
             assert editor.status_code == 403, (method, path)
-    assert count_triples(shop.kg) == before
+    before.assert_unchanged(content(), "refused writes")
     assert requests.get(api(stack, "/products/P0005"), timeout=30).status_code == 401
     assert requests.get(api(stack, "/history"), headers=auth("not-a-token"), timeout=30).status_code == 401
 
@@ -157,9 +172,9 @@ def session_for(stack: Stack, username: str) -> Browserless:
     return session
 
 
-def test_api_refuses_invalid_values_and_writes_nothing(stack: Stack, shop: Shop, tokens) -> None:  # noqa: ANN001
+def test_api_refuses_invalid_values_and_writes_nothing(stack: Stack, shop: Shop, tokens, content) -> None:  # noqa: ANN001
     editor = auth(tokens["eddie"])
-    before = count_triples(shop.kg)
+    before = content()
     cheap = requests.patch(api(stack, "/products/P0006"), json={"set": {"price": "cheap"}}, headers=editor, timeout=30)
     assert cheap.status_code in (400, 422), cheap.text
     negative = requests.patch(api(stack, "/products/P0006"), json={"set": {"stock": "-3"}}, headers=editor, timeout=30)
@@ -169,20 +184,24 @@ def test_api_refuses_invalid_values_and_writes_nothing(stack: Stack, shop: Shop,
     assert nameless.status_code == 422 and any("name" in p for p in nameless.json()["problems"])
     bad_json = requests.post(api(stack, "/triples"), data=b"\xff\xfe{", headers=editor, timeout=30)
     assert bad_json.status_code == 400
-    assert count_triples(shop.kg) == before
+    before.assert_unchanged(content(), "refused API edits")
 
 
-def test_two_editors_on_one_product_the_second_gets_a_conflict_and_loses_nothing(stack: Stack, shop: Shop, tokens) -> None:  # noqa: ANN001
+def test_two_editors_on_one_product_the_second_gets_a_conflict_and_loses_nothing(
+    stack: Stack, shop: Shop, tokens, content  # noqa: ANN001
+) -> None:
     seen = requests.get(api(stack, "/products/P0007"), headers=auth(tokens["eddie"]), timeout=30).json()
     first = requests.patch(api(stack, "/products/P0007"), headers=auth(tokens["eddie"]), timeout=30,
                            json={"version": seen["version"], "set": {"stock": "11"}})
     assert first.status_code == 200, first.text
+    after_first = content()
     second = requests.patch(api(stack, "/products/P0007"), headers=auth(tokens["ada"]), timeout=30,
                             json={"version": seen["version"], "set": {"stock": "12"}})
     assert second.status_code == 409
     rejected = second.json()["change"]
     assert any("12" in line for line in rejected["lines"])  # the second editor's change comes back
     assert get_product(shop.kg, "P0007").stock == 11
+    after_first.assert_unchanged(content(), "the refused second edit")  # no triple, no audit row
 
 
 def test_new_colour_and_new_product_are_live_in_the_chat(stack: Stack, shop: Shop, tokens) -> None:  # noqa: ANN001
@@ -217,16 +236,16 @@ def test_revert_through_the_api_restores_the_triples_exactly(stack: Stack, shop:
     assert again.status_code == 409
 
 
-def test_staff_sparql_endpoint_is_read_only(stack: Stack, shop: Shop, tokens) -> None:  # noqa: ANN001
+def test_staff_sparql_endpoint_is_read_only(stack: Stack, shop: Shop, tokens, content) -> None:  # noqa: ANN001
     viewer = auth(tokens["vic"])
     query = 'PREFIX schema: <https://schema.org/> SELECT ?name WHERE { ?p schema:productID "P0001" ; schema:name ?name }'
     rows = requests.get(api(stack, "/sparql"), params={"query": query}, headers=viewer, timeout=30).json()["rows"]
     assert rows == [{"name": '"Trailblazer 2 GTX Running Shoe"'}]
-    before = count_triples(shop.kg)
+    before = content()
     for update in ("DROP ALL", "DELETE WHERE { ?s ?p ?o }", "CLEAR DEFAULT"):
         refused = requests.post(api(stack, "/sparql"), data={"query": update}, headers=viewer, timeout=30)
         assert refused.status_code == 400
-    assert count_triples(shop.kg) == before
+    before.assert_unchanged(content(), "SPARQL updates")
 
 
 @pytest.mark.browser

@@ -52,10 +52,18 @@ from knowledge.products import get_product
 from knowledge.shopdb import ShopDB, connect
 from knowledge.shopdb.staff import KgChange, add_staff, set_active
 from knowledge.sparql import HttpSparqlClient, KnowledgeGraphUnavailable, render
+from tests.invariants import Snapshot
+from tests.postgres import create_database
 
 P1 = PRODUCT.P0001
 OFFER1 = PRODUCT["P0001-offer"]
 HOSTILE = 'x" } ; DROP ALL ; INSERT DATA { <urn:a> <urn:b> "c" } #'
+
+
+def add_the_staff(shop: ShopDB) -> None:
+    add_staff(shop, "alice", "alice-password", role="editor")
+    add_staff(shop, "bob", "bob-password", role="admin")
+    add_staff(shop, "vera", "vera-password", role="viewer")
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +71,30 @@ def staff_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A shop database file holding the editor alice, the admin bob and the viewer vera (made once, copied)."""
     path = tmp_path_factory.mktemp("staff") / "shop.db"
     shop = connect(f"sqlite:///{path}")
-    add_staff(shop, "alice", "alice-password", role="editor")
-    add_staff(shop, "bob", "bob-password", role="admin")
-    add_staff(shop, "vera", "vera-password", role="viewer")
+    add_the_staff(shop)
     shop.dispose()
     return path
 
 
-@pytest.fixture
-def db(staff_db: Path, tmp_path: Path) -> Iterator[ShopDB]:
-    shutil.copyfile(staff_db, tmp_path / "shop.db")
-    shop = connect(f"sqlite:///{tmp_path / 'shop.db'}")
+@pytest.fixture(scope="module")
+def staff_template(request: pytest.FixtureRequest) -> str:
+    """The same staff in a PostgreSQL database, copied for each test as a template."""
+    server = request.getfixturevalue("postgres_url")
+    shop = connect(create_database(server, "editing_template"))
+    add_the_staff(shop)
+    shop.dispose()
+    return server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, staff_db: Path, tmp_path: Path) -> Iterator[ShopDB]:
+    """The shop database of the editing tests: on SQLite and on PostgreSQL, each test with its own copy."""
+    if request.param == "sqlite":
+        shutil.copyfile(staff_db, tmp_path / "shop.db")
+        shop = connect(f"sqlite:///{tmp_path / 'shop.db'}")
+    else:
+        server = request.getfixturevalue("staff_template")
+        shop = connect(create_database(server, "editing", template="editing_template"))
     yield shop
     shop.dispose()
 
@@ -313,14 +334,13 @@ def test_apply_writes_one_audited_change(editor: Editor, fresh_kg: HttpSparqlCli
 def test_invalid_changes_are_refused_and_nothing_is_written(
     editor: Editor, fresh_kg: HttpSparqlClient, db: ShopDB, make, problem: str  # noqa: ANN001
 ) -> None:
-    before = triples_of(fresh_kg)
+    before = Snapshot.take(fresh_kg, db.engine)
     change = make(fresh_kg)
     with pytest.raises(ValidationFailed) as caught:
         editor.apply(change, "alice")
     assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
     assert caught.value.change == change and "nothing" not in caught.value.problems[0]
-    assert triples_of(fresh_kg) == before
-    assert audit_rows(db) == 0
+    before.assert_unchanged(Snapshot.take(fresh_kg, db.engine), problem)  # every triple, every row
 
 
 def test_noops_are_reported_and_empty_changes_refused(editor: Editor, fresh_kg: HttpSparqlClient) -> None:
@@ -340,22 +360,27 @@ def test_noops_are_reported_and_empty_changes_refused(editor: Editor, fresh_kg: 
 
 def test_only_active_editors_may_write(editor: Editor, fresh_kg: HttpSparqlClient, db: ShopDB) -> None:
     change = add("P0001", "schema:color", "navy")
+    set_active(db, "alice", False)
+    before = Snapshot.take(fresh_kg, db.engine)
     with pytest.raises(PermissionDenied, match="viewer"):
         editor.apply(change, "vera")
     with pytest.raises(PermissionDenied, match="no staff account"):
         editor.apply(change, "mallory")
-    set_active(db, "alice", False)
     with pytest.raises(PermissionDenied, match="not active"):
         editor.apply(change, "alice")
+    before.assert_unchanged(Snapshot.take(fresh_kg, db.engine), "refused editors")
     assert editor.apply(change, "bob").record.username == "bob"  # admins may write too
     assert audit_rows(db) == 1
 
 
-def test_second_editor_gets_a_conflict_carrying_the_change(editor: Editor, fresh_kg: HttpSparqlClient) -> None:
+def test_second_editor_gets_a_conflict_carrying_the_change(
+    editor: Editor, fresh_kg: HttpSparqlClient, db: ShopDB
+) -> None:
     seen = document(fresh_kg, "P0001").version
     first = set_value(fresh_kg, "P0001", "schema:price", "99.00")
     second = set_value(fresh_kg, "P0001", "schema:price", "89.00")
     editor.apply(first, "alice", expected={"P0001": seen})
+    after_first = Snapshot.take(fresh_kg, db.engine)
     with pytest.raises(EditConflict) as caught:
         editor.apply(second, "bob", expected={"P0001": seen})
     conflict = caught.value
@@ -372,6 +397,7 @@ def test_second_editor_gets_a_conflict_carrying_the_change(editor: Editor, fresh
     # second price, which validation refuses; the editor rebuilds it on the current graph instead
     with pytest.raises(ValidationFailed, match="has 2 values"):
         editor.apply(conflict.change, "bob", expected=conflict.current)
+    after_first.assert_unchanged(Snapshot.take(fresh_kg, db.engine), "conflicts")  # four refusals wrote nothing
     editor.apply(set_value(fresh_kg, "P0001", "schema:price", "89.00"), "bob")
     assert price(fresh_kg) == Decimal("89.00")
 
@@ -411,9 +437,10 @@ def test_failed_sparql_write_records_nothing(fresh_kg: HttpSparqlClient, db: Sho
         def update(self, update: str) -> None:
             raise KnowledgeGraphUnavailable("the update endpoint is down")
 
+    before = Snapshot.take(fresh_kg, db.engine)
     with pytest.raises(KnowledgeGraphUnavailable):
         Editor(Broken(), db).apply(add("P0001", "schema:color", "navy"), "alice")
-    assert audit_rows(db) == 0
+    before.assert_unchanged(Snapshot.take(fresh_kg, db.engine), "a failed write")
 
 
 def test_hostile_text_is_stored_as_text(editor: Editor, fresh_kg: HttpSparqlClient) -> None:
@@ -449,17 +476,17 @@ def test_revert_restores_the_graph_exactly(editor: Editor, fresh_kg: HttpSparqlC
     assert price(fresh_kg) == Decimal("99.00")
 
 
-def test_revert_is_refused_after_a_later_edit(editor: Editor, fresh_kg: HttpSparqlClient) -> None:
+def test_revert_is_refused_after_a_later_edit(editor: Editor, fresh_kg: HttpSparqlClient, db: ShopDB) -> None:
     first = editor.apply(set_value(fresh_kg, "P0001", "schema:price", "99.00"), "alice")
     later = editor.apply(set_value(fresh_kg, "P0001", "schema:price", "79.00"), "bob")
-    before = triples_of(fresh_kg)
+    before = Snapshot.take(fresh_kg, db.engine)
     with pytest.raises(EditConflict) as caught:
         editor.revert(first.record.id, "alice")
     message = str(caught.value)
     assert f"cannot revert change {first.record.id}" in message and f"changes since: {later.record.id}" in message
     assert "prod:P0001-offer schema:price 99.00 is no longer in the graph" in message
     assert caught.value.change.added == first.record.removed
-    assert triples_of(fresh_kg) == before
+    before.assert_unchanged(Snapshot.take(fresh_kg, db.engine), "a refused revert")
     editor.revert(later.record.id, "alice")  # the latest one can be reverted, then the first
     editor.revert(first.record.id, "alice")
     assert price(fresh_kg) == Decimal("129")

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -172,6 +173,39 @@ def test_evaluate_explicit_uses_the_same_folds_for_everyone() -> None:
     for scores in first.values():
         assert {"rmse", "mae", "fit_seconds", "predict_seconds", "recommend_ms"} <= set(scores)
         assert 0 < scores["mae"] <= scores["rmse"] < 4
+
+
+def test_evaluate_explicit_fits_and_tests_every_algorithm_on_the_same_partition() -> None:
+    ratings = load_movielens_from_arrays()
+    _, first_of_each_pair = np.unique(np.char.add(np.char.add(ratings.users, ":"), ratings.items), return_index=True)
+    ratings = ratings.subset(np.sort(first_of_each_pair))  # one rating per (user, item): rows are told apart
+    seen: dict[str, list[tuple[frozenset, frozenset]]] = {}
+
+    def recording(name: str, base: type) -> Callable[[], Popularity]:
+        """A model that notes the rows it was fitted on and the rows it was asked to predict."""
+        class Recording(base):  # type: ignore[misc, valid-type]
+            def fit(self, data: InteractionArrays, **kwargs):  # noqa: ANN003, ANN201
+                self._train = frozenset(zip(data.users.tolist(), data.items.tolist(), data.values.tolist()))
+                return super().fit(data, **kwargs)
+
+            def predict_many(self, users, items):  # noqa: ANN001, ANN201
+                seen.setdefault(name, []).append((self._train, frozenset(zip(users.tolist(), items.tolist()))))
+                return super().predict_many(users, items)
+
+        return Recording
+
+    evaluate_explicit(ratings, folds=3, seed=1,
+                      algorithms={"a": recording("a", Popularity), "b": recording("b", ItemKNN)})
+    everything = set(zip(ratings.users.tolist(), ratings.items.tolist(), ratings.values.tolist()))
+    pairs = [(u, i) for u, i, _ in everything]
+    assert len(seen["a"]) == len(seen["b"]) == 3
+    assert seen["a"] == seen["b"]  # the same train and test rows, fold by fold, for every algorithm
+    tests = [test for _, test in seen["a"]]
+    assert set().union(*tests) == set(pairs) and sum(len(t) for t in tests) == len(pairs)  # a partition
+    assert max(len(t) for t in tests) - min(len(t) for t in tests) <= 1  # of equal folds
+    for train, test in seen["a"]:
+        assert train | {r for r in everything if (r[0], r[1]) in test} == everything  # train is the rest
+        assert not {(u, i) for u, i, _ in train} & test
 
 
 def load_movielens_from_arrays() -> InteractionArrays:

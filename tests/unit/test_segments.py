@@ -32,7 +32,14 @@ from knowledge.segments import (
     spend_outliers,
     store_segments,
 )
-from knowledge.segments.features import BASE_FEATURES, BROWSING_FEATURES, EXCLUDED_STATUSES, share_name
+from knowledge.segments.features import (
+    BASE_FEATURES,
+    BROWSING_FEATURES,
+    EXCLUDED_STATUSES,
+    LOG_FEATURES,
+    RATIO_FEATURES,
+    share_name,
+)
 from knowledge.segments.model import log_transform
 from knowledge.segments.naming import name_segments, persona, tier
 from knowledge.shopdb import connect
@@ -182,9 +189,20 @@ def test_segments_are_canonical_and_named_deterministically(model: SegmentModel,
     assert sizes == sorted(sizes, reverse=True)  # segment 0 is the largest
     names = [s.name for s in model.segments]
     assert len(set(names)) == len(names) and all(names)
-    zs = [dict(zip(model.feature_names, row)) for row in model.centers.tolist()]
-    typicals = [dict(zip(model.feature_names, row)) for row in model.typical().tolist()]
+    # centroids made by hand: the mean of each segment's members in the scaled space, from the labels the
+    # model gave the customers (not from its own centres); named by the rules, they give the model's names
+    fitted = ~model.features.outliers
+    x = model.scaled()[fitted]
+    labels = model.labels[np.searchsorted(model.customer_ids, model.features.customers)][fitted]
+    centroids = np.array([x[labels == i].mean(axis=0) for i in range(model.k)])
+    typical = model.scaler.inverse_transform(centroids)
+    for j, name in enumerate(model.feature_names):  # log1p on counts and money, log on price ratios, undone
+        typical[:, j] = np.expm1(typical[:, j]) if name in LOG_FEATURES else (
+            np.exp(typical[:, j]) if name in RATIO_FEATURES else typical[:, j])
+    zs = [dict(zip(model.feature_names, row)) for row in centroids.tolist()]
+    typicals = [dict(zip(model.feature_names, row)) for row in typical.tolist()]
     assert name_segments(zs, typicals, model.category_labels) == names[: model.k]
+    assert [s.size for s in model.segments if s.id >= 0] == [int((model.labels == i).sum()) for i in range(model.k)]
 
 
 def test_naming_rules_read_the_centroid() -> None:

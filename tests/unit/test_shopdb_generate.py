@@ -72,8 +72,7 @@ def test_full_size_counts(full_shop: FullShop) -> None:
     finally:
         engine.dispose()
     assert {name: stored[name] for name in counts} == counts
-    assert stored["complaints"] == stored["handoff_requests"] == 0
-    assert full_shop.seconds < 15, f"generation took {full_shop.seconds:.1f} s"
+    assert stored["complaints"] == stored["handoff_requests"] == 0  # how long it takes: bench/shop_generation.py
 
 
 def test_ids_and_emails_have_the_documented_forms(full_shop: FullShop) -> None:

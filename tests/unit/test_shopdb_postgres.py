@@ -1,11 +1,11 @@
-"""The shop database on PostgreSQL: runs only when TEST_DATABASE_URL names a database the test may empty.
+"""The shop database on PostgreSQL: a private server started by the ``postgres_url`` fixture (tests/postgres.py),
+or the one TEST_DATABASE_URL names (a server whose databases the test may create and drop):
 
-    TEST_DATABASE_URL=postgresql://user:password@127.0.0.1:5432/shopbot_test pytest tests/unit/test_shopdb_postgres.py
+    TEST_DATABASE_URL=postgresql://user:password@127.0.0.1:5432/postgres pytest tests/unit/test_shopdb_postgres.py
 """
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from typing import Iterator
 
@@ -31,13 +31,12 @@ from knowledge.shopdb import (
 from knowledge.shopdb.engine import drop_schema
 from knowledge.shopdb.generate import TODAY, generate_shop
 
-URL = os.environ.get("TEST_DATABASE_URL", "")
-pytestmark = pytest.mark.skipif(not URL.startswith("postgresql"), reason="TEST_DATABASE_URL (PostgreSQL) not set")
+from tests.postgres import create_database
 
 
 @pytest.fixture(scope="module")
-def db() -> Iterator[ShopDB]:
-    shop = connect(URL)
+def db(postgres_url: str) -> Iterator[ShopDB]:
+    shop = connect(create_database(postgres_url, "shopdb_test"))
     drop_schema(shop.engine)
     generate_shop(shop, generate_products(), customers=60, orders=400)
     yield shop
