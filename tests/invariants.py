@@ -18,6 +18,8 @@ from typing import Any, Iterable, Mapping, Optional
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 
+from knowledge.catalog_state import STATE_NODE
+
 Row = tuple  # the values as the database driver returns them
 
 #: Tables outside the shop's own state: the graph writers' lock row is updated by every write (and by none
@@ -25,6 +27,8 @@ Row = tuple  # the values as the database driver returns them
 NOT_CONTENT = frozenset({"kg_write_lock"})
 #: Columns that record when something was last used, not what the shop holds: every authenticated read sets them.
 BOOKKEEPING = {"staff_tokens": frozenset({"last_used"})}
+#: The graph's change counter (knowledge/catalog_state.py): every accepted edit moves it, it says nothing of the shop.
+STATE_SUBJECT = f"<{STATE_NODE}> "
 
 
 def graph_lines(kg: Any) -> list[str]:
@@ -37,9 +41,11 @@ def graph_lines(kg: Any) -> list[str]:
                                    headers={"Accept": "application/n-triples"}, timeout=60)
         response.raise_for_status()
         # re-serialised by one parser: servers differ in whitespace (Virtuoso writes tabs)
-        return sorted({f"{quad.triple} ." for quad in parse(response.text, format=RdfFormat.N_TRIPLES)})
-    rows = kg.select("SELECT ?s ?p ?o WHERE { ?s ?p ?o }")
-    return sorted({f"{row['s'].n3()} {row['p'].n3()} {row['o'].n3()} ." for row in rows})
+        lines = {f"{quad.triple} ." for quad in parse(response.text, format=RdfFormat.N_TRIPLES)}
+    else:
+        rows = kg.select("SELECT ?s ?p ?o WHERE { ?s ?p ?o }")
+        lines = {f"{row['s'].n3()} {row['p'].n3()} {row['o'].n3()} ." for row in rows}
+    return sorted(line for line in lines if not line.startswith(STATE_SUBJECT))
 
 
 def table_rows(engine: Engine, skip: Iterable[str] = NOT_CONTENT) -> dict[str, frozenset[Row]]:

@@ -39,6 +39,16 @@ def nothing_said_text() -> str:
     return "Sorry, I didn't quite get that. Could you rephrase it?"
 
 
+async def with_a_person(app: Any, sender_id: str) -> bool:
+    """Whether a person has the conversation (Rasa paused it for a hand-over): then silence is the answer."""
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    store = getattr(agent, "tracker_store", None)
+    if store is None:
+        return False
+    tracker = await store.retrieve(sender_id)
+    return bool(tracker is not None and tracker.is_paused())
+
+
 def clean_message(value: Any, limit: int) -> str:
     """The message as the bot reads it (control characters become spaces); ``MessageRefused`` when unacceptable."""
     if not isinstance(value, str):

@@ -40,7 +40,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
 from bot.channels import action_failure, action_validation
-from bot.channels.messages import MessageRefused, clean_message, max_message_chars, nothing_said_text
+from bot.channels.messages import MessageRefused, clean_message, max_message_chars, nothing_said_text, with_a_person
 from bot.identity import Gate, IdentityError, InvalidShopperToken
 
 logger = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ class ShopRestInput(RestInput):
                 logger.error("REST message from %r timed out", sender)
             except Exception:  # noqa: BLE001 - as Rasa's channel: log it, answer what was said so far
                 logger.exception("REST message from %r failed", sender)
-            if not collector.messages:  # an answer is at least one message: silence reads as a broken bot
+            if not collector.messages and not await with_a_person(request.app, sender):  # silence reads as broken
                 collector.messages.append({"recipient_id": sender, "text": nothing_said_text()})
             return response.json(collector.messages)
 

@@ -40,7 +40,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels.messages import MessageRefused, clean_message, max_message_chars, nothing_said_text, too_long_text
+from bot.channels.messages import (MessageRefused, clean_message, max_message_chars, nothing_said_text, too_long_text,
+                                   with_a_person)
 from bot.identity import ConversationRefused, Gate, IdentityError
 from knowledge.settings import get_settings
 
@@ -79,6 +80,12 @@ def _metadata(data: dict[str, Any], key: Optional[str]) -> dict[str, Any]:
         return metadata if len(json.dumps(metadata)) <= MAX_METADATA_BYTES else {}
     except (TypeError, ValueError, RecursionError):
         return {}
+
+
+def _app(sio: AsyncServer, sid: Text) -> Any:
+    """The Sanic app serving this socket (from the request that opened it), None if unknown."""
+    request = (sio.get_environ(sid) or {}).get("sanic.request")
+    return getattr(request, "app", None)
 
 
 def _token(data: dict[str, Any]) -> Optional[str]:
@@ -160,7 +167,7 @@ class ShopSocketIOInput(SocketIOInput):
             sender_id = confirmed if self.session_persistence else sid
             output = ShopSocketIOOutput(sio, self.bot_message_evt)
             await on_new_message(UserMessage(text, output, sender_id, input_channel=self.name(), metadata=metadata))
-            if not output.sent:  # an answer is at least one message: silence reads as a broken bot
+            if not output.sent and not await with_a_person(_app(sio, sid), sender_id):  # silence reads as a broken bot
                 await output.send_text_message(sender_id, nothing_said_text())
 
         async def connect(sid: Text, environ: dict, auth: Any = None) -> bool:

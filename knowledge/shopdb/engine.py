@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
-from sqlalchemy import create_engine, event, func, inspect, select
+from sqlalchemy import MetaData, create_engine, event, func, inspect, select
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,8 +57,17 @@ def ensure_schema(engine: Engine) -> None:
 
 
 def drop_schema(engine: Engine) -> None:
-    """Drop the shop tables (only these; staff accounts, the audit log and other tables are left alone)."""
-    Base.metadata.drop_all(engine, tables=list(TABLES), checkfirst=True)
+    """Drop the shop tables and the tables that refer to them (staff accounts, the audit log and other tables stay)."""
+    existing = MetaData()
+    existing.reflect(engine)  # from the database itself: tables other modules added (hand-overs) are known too
+    doomed = {table.name for table in TABLES}
+    grown = True
+    while grown:
+        dependents = {t.name for t in existing.sorted_tables
+                      if any(fk.column.table.name in doomed for fk in t.foreign_keys)}
+        grown = not dependents <= doomed
+        doomed |= dependents
+    existing.drop_all(engine, tables=[t for t in existing.sorted_tables if t.name in doomed], checkfirst=True)
 
 
 def row_counts(engine: Engine) -> dict[str, int]:
