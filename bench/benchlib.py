@@ -6,7 +6,7 @@ import contextlib
 import secrets
 from typing import Iterator, Optional
 
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.services import free_port
 from knowledge.settings import Settings, get_settings
 

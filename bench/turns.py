@@ -616,7 +616,7 @@ def probed_stack(var_dir: Optional[str]) -> Iterator[tuple[Any, Probes]]:
     """A private stack (benchlib.private_settings: free ports, data under var/bench) whose action server and
     SPARQL endpoint are reached through the timing proxies."""
     from benchlib import private_settings
-    from bot.cli import Stack
+    from bot.stack import Stack
     from bot.services import oxigraph_service
     from knowledge.settings import Settings
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from bot.console import say
 from bot.cli_recommend import register as register_recommend
@@ -17,16 +16,8 @@ from bot.cli_segments import register as register_segments
 from bot.cli_shop import register as register_shop
 from bot.cli_kg_edit import register as register_kg_edit
 from bot.cli_nlu import register as register_nlu
+from bot.stack import Stack, ensure_text_index, graph_client, run_stack
 from knowledge.settings import PROJECT_ROOT, Settings, get_settings
-
-
-TEXT_INDEX_AT_START = 20_000  # catalogs up to this size get their product texts encoded when the stack starts
-
-
-def _client(settings: Settings):  # noqa: ANN202 - HttpSparqlClient
-    from knowledge.shop import Shop
-
-    return Shop.from_settings(settings).kg
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -63,7 +54,7 @@ def cmd_kg_load(args: argparse.Namespace) -> int:
     except ValueError as error:
         say(str(error))
         return 2
-    kg = _client(settings)
+    kg = graph_client(settings)
     kg.timeout = max(kg.timeout, 600.0)  # clearing a large graph is one long request
     how = f"streaming to {settings.sparql_store_url}" if settings.sparql_store_url else "as SPARQL updates"
     say(f"loading {path} ({path.stat().st_size / 1e6:.1f} MB) {how}")
@@ -86,7 +77,7 @@ def cmd_kg_load(args: argparse.Namespace) -> int:
         return 1
     say(f"a sample of {checked} products conforms to the shapes")
     if not args.no_text_index:
-        ensure_text_index(settings, _client(settings))
+        ensure_text_index(settings, graph_client(settings))
     return 0
 
 
@@ -99,7 +90,7 @@ def cmd_kg_validate(args: argparse.Namespace) -> int:
     if args.file:
         graph, where = read_turtle(Path(args.file)), args.file
     else:
-        graph, where = dump_graph(_client(settings)), settings.sparql_query_url
+        graph, where = dump_graph(graph_client(settings)), settings.sparql_query_url
     report = validate(graph)
     if report.conforms:
         say(f"{where}: {len(graph)} triples conform to the shapes")
@@ -114,7 +105,7 @@ def cmd_kg_stats(args: argparse.Namespace) -> int:
     """Print how many triples and products the graph holds."""
     from knowledge.products import count_products, count_triples
 
-    kg = _client(get_settings())
+    kg = graph_client(get_settings())
     print(f"triples: {count_triples(kg)}\nproducts: {count_products(kg)}")
     return 0
 
@@ -145,144 +136,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- running --------------------------------------------------------------------------------------
-
-class Stack:
-    """The running assistant: the graph server (when local), action server, Rasa server and web server."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.services = []
-
-    def start(self, with_actions: bool = True, with_rasa: bool = True, with_web: bool = True) -> None:
-        """Start the services, loading the demo store and training the model when needed."""
-        from bot.services import action_service, oxigraph_service, rasa_service, web_service
-        from bot.training import train
-        from knowledge.demo_store import write_store
-        from knowledge.loading import load_graph, read_turtle
-        from knowledge.products import count_products
-
-        settings, logs = self.settings, self.settings.var_dir / "logs"
-        if not settings.catalog_file.exists():
-            say("generating the demo store")
-            write_store(settings.store_dir)
-        if settings.local_oxigraph:
-            # a large store takes a while to open: wait while the server keeps working, not a fixed time
-            self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs), timeout=30, busy_grace=60)
-        kg = _client(settings)
-        products = count_products(kg)
-        if products == 0:
-            say(f"loading the demo store into {settings.sparql_update_url}")
-            load_graph(kg, read_turtle(settings.catalog_file))
-            products = count_products(kg)
-        say(f"knowledge graph: {products} products at {settings.sparql_query_url}")
-        ensure_shop_database(settings)
-        ensure_recommender(settings, kg)
-        if products <= TEXT_INDEX_AT_START:
-            ensure_text_index(settings, kg)
-        else:  # encoding 100,000 texts takes half an hour or more on 2 cores: not before every start
-            say(f"product text index: not checked at start for {products:,} products (`shopbot kg load FILE` "
-                "encodes them once; until then a descriptive search encodes the texts it ranks)")
-        model, seconds = train()
-        say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
-        # Each service gets only the secrets it needs, in its environment (never on its command line).
-        env = settings.service_env()
-        if with_actions:
-            self._start(action_service(settings.action_port, logs, {**env, **settings.secret_env("action-server")}),
-                        timeout=90)
-        if with_rasa:
-            secrets = {**settings.secret_env("shopper-token", "action-server", "handoff-relay"),
-                       "RASA_API_TOKEN": settings.rasa_api_token}
-            rasa = rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url, {**env, **secrets})
-            self._start(rasa, timeout=300)
-        if with_web:
-            web_secrets = settings.secret_env("shopper-token", "handoff-relay", "handoff-webhook")
-            self._start(web_service(settings.web_port, logs, {**env, **web_secrets}), timeout=60)
-
-    def _start(self, service, timeout: float, busy_grace: float = 0.0) -> None:  # noqa: ANN001 - bot.services.Service
-        say(f"starting {service.name} on port {service.port} (log: {service.log_path})")
-        service.start()
-        self.services.append(service)
-        seconds = service.wait_ready(timeout, busy_grace=busy_grace, say=say)
-        say(f"{service.name} ready in {seconds:.1f} s")
-
-    def stop(self) -> None:
-        """Stop every service this stack started, newest first."""
-        for service in reversed(self.services):
-            say(f"stopping {service.name}")
-            service.stop()
-        self.services.clear()
-
-    def wait(self) -> int:
-        """Block until Ctrl-C or until a service dies."""
-        while True:
-            for service in self.services:
-                if service.process.poll() is not None:
-                    say(f"{service.name} exited with code {service.process.returncode}\n{service.log_tail()}")
-                    return 1
-            time.sleep(1)
-
-
-def ensure_shop_database(settings: Settings) -> None:
-    """Create the shop database and fill it with the demo shop when it holds no orders yet."""
-    from datetime import date
-
-    from knowledge.demo_store import generate_products
-    from knowledge.shopdb.engine import connect
-    from knowledge.shopdb.generate import generate_shop
-
-    shop = connect(settings.database_url)
-    try:
-        if shop.is_empty():
-            say(f"generating the demo shop's customers and orders into {shop.url}")
-            counts = generate_shop(shop, generate_products(), today=date.today())
-            say("  " + ", ".join(f"{count} {table}" for table, count in counts.items()))
-        else:
-            say(f"shop database: {shop.url}")
-    finally:
-        shop.dispose()
-
-
-def ensure_text_index(settings: Settings, kg) -> None:  # noqa: ANN001 - a SparqlEndpoint
-    """Embed the products' texts for descriptive search when the index lacks some (the first run: ~10 s)."""
-    from knowledge.textsearch import ProductTextIndex, index_catalog
-
-    products, embedded = index_catalog(kg, ProductTextIndex(path=settings.text_index_file))
-    say(f"product text index: {products} products" + (f" ({embedded} texts embedded now)" if embedded else ""))
-
-
-def ensure_recommender(settings: Settings, kg) -> None:  # noqa: ANN001 - a SparqlEndpoint
-    """Train the recommender from the interaction log when no trained model is saved yet."""
-    from knowledge.recommend.shop import ensure_model
-    from knowledge.shopdb.engine import connect
-
-    if not settings.recommender_file.exists():
-        say("training the recommender from the interaction log")
-    shop = connect(settings.database_url)
-    try:
-        say(f"recommender: {ensure_model(settings.recommender_file, shop, kg)}")
-    finally:
-        shop.dispose()
-
-
-def _run_stack(body: Callable[[Stack], int], with_actions: bool = True, with_rasa: bool = True,
-               with_web: bool = True) -> int:
-    from bot.services import ServiceError
-
-    stack = Stack(get_settings())
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        stack.start(with_actions=with_actions, with_rasa=with_rasa, with_web=with_web)
-        return body(stack)
-    except ServiceError as error:
-        say(f"error: {error}")
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        stack.stop()
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the whole assistant and keep it running until Ctrl-C."""
     settings = get_settings()
@@ -303,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         say("press Ctrl-C to stop")
         return stack.wait()
 
-    return _run_stack(serve)
+    return run_stack(serve)
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
@@ -323,7 +176,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
                **settings.secret_env("shopper-token", "action-server")}
         return subprocess.call(command, env=child_env(env))
 
-    return _run_stack(shell, with_rasa=False, with_web=False)
+    return run_stack(shell, with_rasa=False, with_web=False)
 
 
 def cmd_actions(args: argparse.Namespace) -> int:

@@ -93,7 +93,7 @@ class Runtime:
     """The trained model loaded in this process, plus a real action server and Oxigraph server."""
 
     def __init__(self) -> None:
-        from bot.cli import Stack
+        from bot.stack import Stack
         from bot.services import free_port
 
         self._root = Path(tempfile.mkdtemp(prefix="shopbot-chat-"))

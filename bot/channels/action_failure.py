@@ -12,7 +12,7 @@ moment.") as a ``BotUttered`` event: the shopper sees it on every channel and it
 ``ActionExecutionRejection`` (a form rejecting its slot) is left to Rasa as before. The conversation itself is
 untouched, so it goes on normally once the action server is back.
 
-Rasa has no hook for this; the channel module ``bot.channels.rest`` (loaded by ``credentials.yml`` in the
+Rasa has no hook for this; ``bot/channels/patches.py`` (installed by both channels, loaded by ``credentials.yml`` in the
 Rasa server) installs it. ``rasa shell`` without those credentials keeps Rasa's silence.
 """
 

@@ -6,7 +6,7 @@ validator each time: about 48 ms of the Rasa server's CPU per action call here, 
 turn over a bare bot under load (``bench/turns.py``). A validator built once checks the same reply, with the
 same ``ValidationError`` (and Rasa's hint appended to it) on a bad reply, in well under a millisecond.
 
-The channel module ``bot.channels.rest`` (loaded by ``credentials.yml`` in the Rasa server) installs it.
+``bot/channels/patches.py`` installs it (both channels, loaded by ``credentials.yml`` in the Rasa server).
 """
 
 from __future__ import annotations

@@ -19,9 +19,7 @@ passes them on:
 Control characters in the message (other than tab and line breaks) become spaces. Everything else is
 Rasa's channel: the same URL (``name()`` stays ``"rest"``), the same answers, ``?stream=true``.
 
-Importing this module also installs ``bot.channels.action_failure``: the bot apologises when an action fails
-(the action server is down) instead of answering nothing, on every channel of the Rasa server; and
-``bot.channels.action_validation``: action replies are checked by a JSON-schema validator built once.
+Importing this module installs the project's Rasa patches (``bot/channels/patches.py``).
 """
 
 from __future__ import annotations
@@ -39,14 +37,13 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
-from bot.channels import action_failure, action_validation
+from bot.channels import patches
 from bot.channels.messages import MessageRefused, clean_message, max_message_chars, nothing_said_text, with_a_person
 from bot.identity import Gate, IdentityError, InvalidShopperToken
 
 logger = logging.getLogger(__name__)
 
-action_failure.install()
-action_validation.install()
+patches.install()
 
 MAX_BODY_BYTES = 64_000
 MAX_METADATA_BYTES = 8_000

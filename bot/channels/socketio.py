@@ -24,7 +24,8 @@ Fixed bugs of Rasa 3.6.21's channel with python-socketio 5.x:
   persistence the socket never joins its session's room and no answer reaches the browser.
 
 Malformed events (not an object, a message that is not text, metadata that is not an object) are ignored
-instead of raising inside the server.
+instead of raising inside the server. Importing this module installs the project's Rasa patches
+(``bot/channels/patches.py``).
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels import patches
 from bot.channels.messages import (MessageRefused, clean_message, max_message_chars, nothing_said_text, too_long_text,
                                    with_a_person)
 from bot.identity import ConversationRefused, Gate, IdentityError
 from knowledge.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+patches.install()
 
 MAX_EVENT_BYTES = 256_000  # a larger frame closes the socket; up to this size a too-long message gets an answer
 MAX_METADATA_BYTES = 8_000

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.services import free_port
 from knowledge.settings import Settings
 from knowledge.shop import Shop

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import requests
 
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.identity import issue_shopper_token
 
 

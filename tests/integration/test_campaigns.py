@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.services import child_env
 from bot.web.shopper import SIGNIN_COOKIE, signin_cookie
 from knowledge.campaigns import create_campaign, delete_campaign, get_campaign, in_control, list_campaigns

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from actions.render import money
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.handoff.webhook import HEADER, verify
 from bot.services import free_port, web_service
 from knowledge.products import get_product

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from rdflib import Literal
 from sqlalchemy import func, select
 
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.services import Service
 from knowledge.namespaces import PRODUCT, SHOP
 from knowledge.products import get_product

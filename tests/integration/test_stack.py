@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.cli import Stack
+from bot.stack import Stack
 from tests.integration.rest import chat
 from knowledge.products import get_product
 from knowledge.refinement import PAGE

@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import pytest
 import requests
 
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.services import child_env
 from knowledge.editing import document
 from knowledge.products import get_product

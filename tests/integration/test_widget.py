@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from actions.render import money
-from bot.cli import Stack
+from bot.stack import Stack
 from knowledge.products import get_product
 from knowledge.settings import PROJECT_ROOT
 from knowledge.shop import Shop

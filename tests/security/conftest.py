@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.services import Service, free_port, rasa_service, web_service
 from bot.training import model_path
 from knowledge.settings import Settings

@@ -14,7 +14,7 @@ import jwt
 import requests
 import socketio
 
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.identity import AUDIENCE, issue_shopper_token
 from bot.web.shopper import STORE_AUDIENCE
 from knowledge.shopdb.engine import ShopDB

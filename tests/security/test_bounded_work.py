@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from bot.cli import Stack
+from bot.stack import Stack
 from knowledge.products import count_triples
 from knowledge.shop import Shop
 from knowledge.shopdb.engine import ShopDB

@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.services import Service, action_service, free_port
 from knowledge.shopdb.engine import ShopDB
 from tests.security.conftest import extra_service

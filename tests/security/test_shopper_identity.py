@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from bot.cli import Stack
+from bot.stack import Stack
 from knowledge.shopdb.engine import ShopDB
 from tests.security.shoppers import (
     ATTACKER, ATTACKER_EMAIL, CLAIMS, FORGED, NEW_ADDRESS, PROCESSING, REJECTED, SHIPPED, TRACKING, VICTIM, RestShopper,

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.cli import Stack
+from bot.stack import Stack
 from knowledge.products import count_triples
 from knowledge.shop import Shop
 from knowledge.shopdb.engine import ShopDB, row_counts

@@ -12,7 +12,7 @@ from typing import Optional
 import pytest
 import requests
 
-from bot.cli import Stack
+from bot.stack import Stack
 from bot.services import Service, child_env
 from knowledge.settings import PROJECT_ROOT
 from knowledge.shopdb.engine import ShopDB

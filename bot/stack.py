@@ -1,0 +1,161 @@
+"""The running assistant as one object: the graph server (when local), action server, Rasa server and web server.
+
+``Stack`` prepares what the services need (the demo store in an empty graph, the shop database, the recommender,
+the product text index, the trained model) and starts and stops the services; ``shopbot run``, the tests and the
+benchmarks all use it.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Callable
+
+from bot.console import say
+from knowledge.settings import Settings, get_settings
+
+TEXT_INDEX_AT_START = 20_000  # catalogs up to this size get their product texts encoded when the stack starts
+
+
+def graph_client(settings: Settings):  # noqa: ANN201 - knowledge.sparql.HttpSparqlClient
+    """The SPARQL client of the shop's knowledge graph."""
+    from knowledge.shop import Shop
+
+    return Shop.from_settings(settings).kg
+
+
+class Stack:
+    """The running assistant: the graph server (when local), action server, Rasa server and web server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services = []
+
+    def start(self, with_actions: bool = True, with_rasa: bool = True, with_web: bool = True) -> None:
+        """Start the services, loading the demo store and training the model when needed."""
+        from bot.services import action_service, oxigraph_service, rasa_service, web_service
+        from bot.training import train
+        from knowledge.demo_store import write_store
+        from knowledge.loading import load_graph, read_turtle
+        from knowledge.products import count_products
+
+        settings, logs = self.settings, self.settings.var_dir / "logs"
+        if not settings.catalog_file.exists():
+            say("generating the demo store")
+            write_store(settings.store_dir)
+        if settings.local_oxigraph:
+            # a large store takes a while to open: wait while the server keeps working, not a fixed time
+            self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs), timeout=30, busy_grace=60)
+        kg = graph_client(settings)
+        products = count_products(kg)
+        if products == 0:
+            say(f"loading the demo store into {settings.sparql_update_url}")
+            load_graph(kg, read_turtle(settings.catalog_file))
+            products = count_products(kg)
+        say(f"knowledge graph: {products} products at {settings.sparql_query_url}")
+        ensure_shop_database(settings)
+        ensure_recommender(settings, kg)
+        if products <= TEXT_INDEX_AT_START:
+            ensure_text_index(settings, kg)
+        else:  # encoding 100,000 texts takes half an hour or more on 2 cores: not before every start
+            say(f"product text index: not checked at start for {products:,} products (`shopbot kg load FILE` "
+                "encodes them once; until then a descriptive search encodes the texts it ranks)")
+        model, seconds = train()
+        say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
+        # Each service gets only the secrets it needs, in its environment (never on its command line).
+        env = settings.service_env()
+        if with_actions:
+            self._start(action_service(settings.action_port, logs, {**env, **settings.secret_env("action-server")}),
+                        timeout=90)
+        if with_rasa:
+            secrets = {**settings.secret_env("shopper-token", "action-server", "handoff-relay"),
+                       "RASA_API_TOKEN": settings.rasa_api_token}
+            rasa = rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url, {**env, **secrets})
+            self._start(rasa, timeout=300)
+        if with_web:
+            web_secrets = settings.secret_env("shopper-token", "handoff-relay", "handoff-webhook")
+            self._start(web_service(settings.web_port, logs, {**env, **web_secrets}), timeout=60)
+
+    def _start(self, service, timeout: float, busy_grace: float = 0.0) -> None:  # noqa: ANN001 - bot.services.Service
+        say(f"starting {service.name} on port {service.port} (log: {service.log_path})")
+        service.start()
+        self.services.append(service)
+        seconds = service.wait_ready(timeout, busy_grace=busy_grace, say=say)
+        say(f"{service.name} ready in {seconds:.1f} s")
+
+    def stop(self) -> None:
+        """Stop every service this stack started, newest first."""
+        for service in reversed(self.services):
+            say(f"stopping {service.name}")
+            service.stop()
+        self.services.clear()
+
+    def wait(self) -> int:
+        """Block until Ctrl-C or until a service dies."""
+        while True:
+            for service in self.services:
+                if service.process.poll() is not None:
+                    say(f"{service.name} exited with code {service.process.returncode}\n{service.log_tail()}")
+                    return 1
+            time.sleep(1)
+
+
+def ensure_shop_database(settings: Settings) -> None:
+    """Create the shop database and fill it with the demo shop when it holds no orders yet."""
+    from datetime import date
+
+    from knowledge.demo_store import generate_products
+    from knowledge.shopdb.engine import connect
+    from knowledge.shopdb.generate import generate_shop
+
+    shop = connect(settings.database_url)
+    try:
+        if shop.is_empty():
+            say(f"generating the demo shop's customers and orders into {shop.url}")
+            counts = generate_shop(shop, generate_products(), today=date.today())
+            say("  " + ", ".join(f"{count} {table}" for table, count in counts.items()))
+        else:
+            say(f"shop database: {shop.url}")
+    finally:
+        shop.dispose()
+
+
+def ensure_text_index(settings: Settings, kg) -> None:  # noqa: ANN001 - a SparqlEndpoint
+    """Embed the products' texts for descriptive search when the index lacks some (the first run: ~10 s)."""
+    from knowledge.textsearch import ProductTextIndex, index_catalog
+
+    products, embedded = index_catalog(kg, ProductTextIndex(path=settings.text_index_file))
+    say(f"product text index: {products} products" + (f" ({embedded} texts embedded now)" if embedded else ""))
+
+
+def ensure_recommender(settings: Settings, kg) -> None:  # noqa: ANN001 - a SparqlEndpoint
+    """Train the recommender from the interaction log when no trained model is saved yet."""
+    from knowledge.recommend.shop import ensure_model
+    from knowledge.shopdb.engine import connect
+
+    if not settings.recommender_file.exists():
+        say("training the recommender from the interaction log")
+    shop = connect(settings.database_url)
+    try:
+        say(f"recommender: {ensure_model(settings.recommender_file, shop, kg)}")
+    finally:
+        shop.dispose()
+
+
+def run_stack(body: Callable[[Stack], int], with_actions: bool = True, with_rasa: bool = True,
+              with_web: bool = True) -> int:
+    """Start a stack, run ``body`` with it, and stop it on return, error, Ctrl-C or SIGTERM."""
+    from bot.services import ServiceError
+
+    stack = Stack(get_settings())
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start(with_actions=with_actions, with_rasa=with_rasa, with_web=with_web)
+        return body(stack)
+    except ServiceError as error:
+        say(f"error: {error}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
