@@ -145,6 +145,33 @@ def test_signed_in_customer_gets_their_own_order(page) -> None:  # noqa: ANN001
     assert "I couldn't find order SB-100002 for you" in page.locator(".sb-log").inner_text()
 
 
+def test_a_sign_in_while_the_guests_token_is_on_its_way_signs_the_shopper_in(page) -> None:  # noqa: ANN001
+    held: list = []
+
+    def hold_the_first(route) -> None:  # noqa: ANN001 - playwright Route
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))  # answered for the guest, delivered after the sign-in
+
+    page.wait_for_function("window.shopbotChat && window.shopbotChat.confirmed")  # this page's token is in
+    page.route("**/chat/token", hold_the_first)
+    page.reload()
+    page.wait_for_function("window.shopbotChat !== undefined")
+    while not held:
+        page.wait_for_timeout(50)
+    page.select_option("#customer-picker", "C0001")
+    page.wait_for_function("window.shopbotChat.confirmed && window.shopbotChat.state.customerId === 'C0001'",
+                           timeout=20_000)
+    route, guest = held[0]
+    route.fulfill(response=guest)
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.shopbotChat.state.customerId") == "C0001"  # the late guest answer changes nothing
+    open_chat(page)
+    ask(page, "where is my order SB-100002")
+    assert "Order SB-100002 is" in page.locator(".sb-log").inner_text()
+
+
 def test_sign_in_survives_a_reload_and_the_token_is_the_stores(page) -> None:  # noqa: ANN001
     open_chat(page)
     signed_in_as(page, "C0001")

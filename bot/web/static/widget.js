@@ -85,6 +85,7 @@
     this.token = null;          // the shopper token: in memory only
     this.tokenExpires = 0;      // when it must be fetched again (ms since the epoch)
     this.tokenRequest = null;
+    this.tokenGeneration = 0;   // a sign-in makes every token request asked before it stale
     this.switching = false;     // a sign-in change is under way: no session until it is done
     this.lastSent = null;
     this.rejections = 0;
@@ -227,18 +228,21 @@
     var self = this;
     if (!this.tokenUrl || typeof window.fetch !== "function") return Promise.resolve();
     if (this.tokenRequest) return this.tokenRequest;
+    var generation = this.tokenGeneration;
     this.tokenRequest = window.fetch(this.tokenUrl, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) throw new Error("no shopper token: " + response.status);
         return response.json();
       })
       .then(function (data) {
+        // Asked before a sign-in changed the store's cookie: the answer names the previous shopper.
+        if (generation !== self.tokenGeneration) return self.fetchToken();
         self.tokenRequest = null;
         self.token = (data && typeof data.token === "string" && data.token) || null;
         self.tokenExpires = Date.now() + 1000 * (Number(data && data.expires_in) || 300);
         self.syncCustomer((data && data.customer) || null);
       }, function (error) {
-        self.tokenRequest = null;
+        if (generation === self.tokenGeneration) self.tokenRequest = null;
         throw error;
       });
     return this.tokenRequest;
@@ -374,6 +378,8 @@
     }).then(function (response) {
       if (!response.ok) throw new Error("sign-in refused: " + response.status);
       self.tokenExpires = 0;
+      self.tokenGeneration += 1;
+      self.tokenRequest = null;
       return self.fetchToken();
     }).catch(function () {
       self.showStatus("Signing in did not work. Please try again.");
