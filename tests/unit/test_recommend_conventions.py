@@ -124,6 +124,14 @@ def fitted_with(model: Recommender) -> Recommender:
     return model.fit(purchases(), **fit_params(model, item_features=FEATURES, user_segments=SEGMENTS))
 
 
+@pytest.mark.parametrize("name", FITTABLE)
+def test_predicting_changes_nothing_in_the_model(name: str) -> None:
+    model = fitted(name)
+    before = {key: id(value) for key, value in vars(model).items()}
+    model.predict("c1", "a1"), model.predict_many(["c1", "c2"], ["a1", "b2"]), model.recommend("c1", 3)
+    assert {key: id(value) for key, value in vars(model).items()} == before
+
+
 def test_set_params_changes_a_parameter_and_refitting_uses_it() -> None:
     data = purchases()
     model = ImplicitItemCF(k=5).fit(data)
