@@ -2,8 +2,9 @@
 
 * ml-100k, k-fold CV with the folds of ``knowledge.recommend.evaluation`` (seed 42): our SVD, UserKNN
   and ItemKNN (Pearson as DESIGN.md writes it) against Surprise's SVD and KNNWithMeans (pearson,
-  user- and item-based; Surprise centres over co-rated items only). RMSE, MAE, fit and predict seconds
-  and our/their time ratios.
+  user- and item-based; Surprise centres over co-rated items only). RMSE, MAE, the share of impossible
+  predictions (unknown user or item; ours and Surprise's must agree), fit and predict seconds and our/their
+  time ratios.
 * online-retail, the time split of the evaluation: our popularity, item CF and hybrid against
   implicit's ALS (64 factors, on invoice counts and on the binarised matrix) and its cosine / BM25
   item-item recommenders (binarised, k=200, as ours). HR@10, recall@10, NDCG@10,
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from knowledge.recommend import SVD, Hybrid, ImplicitItemCF, ItemKNN, Popularity, UserKNN  # noqa: E402
+from knowledge.recommend import SVD, Hybrid, ImplicitItemCF, ItemKNN, Popularity, UserKNN, fit_params  # noqa: E402
 from knowledge.settings import get_settings  # noqa: E402
 from knowledge.recommend.evaluation import (  # noqa: E402
     DatasetMissing,
@@ -125,12 +126,18 @@ def bench_movielens(path: Path, folds: int, seed: int) -> Optional[list[dict[str
             algo.fit(trainset)
             fit_s = time.perf_counter() - started
             started = time.perf_counter()
-            estimates = np.array([p.est for p in algo.test(testset)])
+            predictions = algo.test(testset)
             predict_s = time.perf_counter() - started
-            _record(figures, ("surprise", name), rmse(estimates, truth), mae(estimates, truth), fit_s, predict_s)
+            estimates = np.array([p.est for p in predictions])
+            impossible = float(np.mean([p.details.get("was_impossible", False) for p in predictions]))
+            _record(figures, ("surprise", name), rmse(estimates, truth), mae(estimates, truth), impossible, fit_s,
+                    predict_s)
         for name, make in ours.items():
-            predicted, fit_s, predict_s = fit_and_predict(make(), train, test)
-            _record(figures, ("ours", name), rmse(predicted, test.values), mae(predicted, test.values), fit_s, predict_s)
+            model = make()
+            predicted, fit_s, predict_s = fit_and_predict(model, train, test)
+            impossible = float(model.was_impossible(test.users, test.items).mean())
+            _record(figures, ("ours", name), rmse(predicted, test.values), mae(predicted, test.values), impossible,
+                    fit_s, predict_s)
             other = figures[("surprise", counterpart[name])]
             say(f"  fold {number}/{folds} {name}: ours rmse {figures[('ours', name)]['rmse'][-1]:.4f} "
                 f"fit {fit_s:.2f}s | surprise {counterpart[name]} rmse {other['rmse'][-1]:.4f} fit {other['fit'][-1]:.2f}s")
@@ -141,13 +148,15 @@ def bench_movielens(path: Path, folds: int, seed: int) -> Optional[list[dict[str
         for who, figs in (("ours", mine), ("surprise", other)):
             row[f"{who} rmse"] = float(np.mean(figs["rmse"]))
             row[f"{who} mae"] = float(np.mean(figs["mae"]))
+            row[f"{who} impossible"] = float(np.mean(figs["impossible"]))
             row[f"{who} fit s"] = float(np.mean(figs["fit"]))
             row[f"{who} predict s"] = float(np.mean(figs["predict"]))
         row["fit ratio"] = row["ours fit s"] / row["surprise fit s"]
         row["predict ratio"] = row["ours predict s"] / row["surprise predict s"]
         rows.append(row)
     print()
-    print(table(rows, ["algorithm", "ours rmse", "surprise rmse", "ours mae", "surprise mae"]))
+    print(table(rows, ["algorithm", "ours rmse", "surprise rmse", "ours mae", "surprise mae", "ours impossible",
+                       "surprise impossible"]))
     print()
     print(table(rows, ["algorithm", "ours fit s", "surprise fit s", "fit ratio", "ours predict s", "surprise predict s",
                        "predict ratio"]))
@@ -155,10 +164,12 @@ def bench_movielens(path: Path, folds: int, seed: int) -> Optional[list[dict[str
     return rows
 
 
-def _record(figures: dict, key: tuple[str, str], rmse_: float, mae_: float, fit_s: float, predict_s: float) -> None:
-    entry = figures.setdefault(key, {"rmse": [], "mae": [], "fit": [], "predict": []})
+def _record(figures: dict, key: tuple[str, str], rmse_: float, mae_: float, impossible: float, fit_s: float,
+            predict_s: float) -> None:
+    entry = figures.setdefault(key, {"rmse": [], "mae": [], "impossible": [], "fit": [], "predict": []})
     entry["rmse"].append(rmse_)
     entry["mae"].append(mae_)
+    entry["impossible"].append(impossible)
     entry["fit"].append(fit_s)
     entry["predict"].append(predict_s)
 
@@ -194,10 +205,7 @@ def bench_retail(path: Path, k: int = 10) -> Optional[list[dict[str, Any]]]:
         """Fit one of our models and score its top-k lists."""
         model = make()
         started = time.perf_counter()
-        if isinstance(model, Hybrid):
-            model.fit(train, item_features=features, user_segments=segments)
-        else:
-            model.fit(train)
+        model.fit(train, **fit_params(model, item_features=features, user_segments=segments))
         fit_s = time.perf_counter() - started
         times, recs = [], {}
         for user in users:

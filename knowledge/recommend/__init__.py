@@ -3,18 +3,25 @@
 Every model follows one interface (see :class:`~knowledge.recommend.base.Recommender`)::
 
     model = ItemKNN(k=40).fit([("u1", "i1", 4.0), ...])
-    model.predict("u1", "i2"); model.recommend("u1", n=10); model.similar_items("i1")
+    model.predict("u1", "i2")      # Prediction(user, item, estimate, was_impossible, reason)
+    model.recommend("u1", n=10); model.similar_items("i1")
     model.save("var/models/itemknn.npz"); same = load_model("var/models/itemknn.npz")
+    clone(model).set_params(k=20).fit(...)  # scikit-learn's conventions: get_params, set_params, clone
+
+A model used before ``fit`` raises scikit-learn's ``NotFittedError``.
 """
+
+from sklearn.exceptions import NotFittedError
 
 from knowledge.recommend.als import ImplicitALS, MissingDependency, als_available
 from knowledge.recommend.base import (
     IdIndex,
     InteractionArrays,
-    NotFittedError,
+    Prediction,
     Recommender,
     as_arrays,
     clone,
+    fit_params,
     interaction_matrix,
     load_model,
 )
@@ -40,6 +47,7 @@ __all__ = [
     "MissingDependency",
     "NotFittedError",
     "Popularity",
+    "Prediction",
     "Recommender",
     "SVD",
     "TrendingPopularity",
@@ -47,6 +55,7 @@ __all__ = [
     "als_available",
     "as_arrays",
     "clone",
+    "fit_params",
     "interaction_matrix",
     "load_model",
     "pearson_similarity",

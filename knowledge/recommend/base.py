@@ -5,6 +5,12 @@ for explicit data, weights such as purchase counts for implicit data) or an :cla
 holding the same as three numpy arrays (the fast path used by the evaluation). Ids become contiguous
 ints through :class:`IdIndex`; the interactions become a users × items ``scipy.sparse`` CSR matrix.
 
+Every recommender follows scikit-learn's estimator conventions: ``__init__`` only stores its parameters,
+``get_params``/``set_params``/``clone`` come from ``sklearn.base.BaseEstimator``, what ``fit`` learns ends
+in ``_``, ``fit`` returns ``self`` and never changes a parameter, and a model used before ``fit`` raises
+scikit-learn's ``NotFittedError``. ``predict`` answers as Surprise does: a :class:`Prediction` that says
+whether the estimate was impossible (an unknown user or item) and so is a baseline.
+
 Models are saved to one ``.npz`` file holding only numpy arrays and a JSON header: loading never
 unpickles anything (``allow_pickle=False``).
 """
@@ -16,11 +22,13 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, ClassVar, Iterable, Iterator, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
+from sklearn.base import clone as sklearn_clone
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 Interaction = tuple[str, str, float]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -32,8 +40,33 @@ MODEL_CLASSES: dict[str, type["Recommender"]] = {}
 _FORMAT_VERSION = 2
 
 
-class NotFittedError(RuntimeError):
-    """Raised when a recommender is used before ``fit``."""
+UNKNOWN_USER = "unknown user"
+UNKNOWN_ITEM = "unknown item"
+UNKNOWN_USER_AND_ITEM = "unknown user and item"
+
+
+class Prediction(NamedTuple):
+    """One predicted value, as Surprise gives it: the estimate, and whether (and why) it is only a baseline.
+
+    When ``was_impossible`` the model knew too little to predict (``reason``: an unknown user or item)
+    and ``estimate`` is the fallback: the item's mean, the user's mean, or the global mean.
+    """
+
+    user: str
+    item: str
+    estimate: float
+    was_impossible: bool = False
+    reason: Optional[str] = None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """Surprise's ``details`` dictionary: ``was_impossible`` and, when it was, the ``reason``."""
+        if self.was_impossible:
+            return {"was_impossible": True, "reason": self.reason}
+        return {"was_impossible": False}
+
+    def __float__(self) -> float:
+        return self.estimate
 
 
 # --- interactions and ids -------------------------------------------------------------------------
@@ -191,8 +224,12 @@ def row_slice(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
 class Recommender(BaseEstimator):
     """Base class: fit on (user, item, value) interactions, predict, recommend, save and load.
 
-    As in scikit-learn, ``__init__`` only stores its arguments (``get_params``/``set_params`` come from
-    ``BaseEstimator``) and everything ``fit`` learns ends in ``_`` (``matrix_``, ``user_index_`` ...).
+    As in scikit-learn, ``__init__`` only stores its arguments unchanged (``get_params``/``set_params``
+    come from ``BaseEstimator``; checks happen in ``fit``) and everything ``fit`` learns ends in ``_``
+    (``matrix_``, ``user_index_``, ``item_index_``, ``global_mean_``, ``user_means_``, ``item_means_``,
+    ``item_popularity_`` and each model's own). Callers ask what a model can do by its attributes, never
+    by its class: ``predicts_ratings``, ``requires_item_features``, and :func:`fit_params` for the extra
+    data its ``fit`` takes.
     """
 
     #: Attribute names of fitted numpy arrays / sparse matrices that ``save`` stores (besides the base ones).
@@ -201,6 +238,8 @@ class Recommender(BaseEstimator):
     _scalar_attrs: ClassVar[tuple[str, ...]] = ()
     #: Whether ``predict`` estimates the interaction value itself (a rating) rather than a ranking score.
     predicts_ratings: ClassVar[bool] = True
+    #: Whether ``fit`` cannot work without ``item_features`` (a hybrid leaves such a component out without them).
+    requires_item_features: ClassVar[bool] = False
     #: How repeated (user, item) pairs are combined when building the matrix.
     _aggregate: ClassVar[str] = "mean"
     _base_arrays: ClassVar[tuple[str, ...]] = ("matrix_", "user_means_", "item_means_", "item_popularity_")
@@ -211,20 +250,23 @@ class Recommender(BaseEstimator):
         MODEL_CLASSES[cls.__name__] = cls
 
     @classmethod
-    def _from_params(cls, params: dict[str, Any]) -> "Recommender":
-        """An unfitted model from saved constructor arguments."""
-        return cls(**params)
+    def _params_from_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The constructor arguments of a saved model."""
+        return dict(header["params"])
 
     # --- fitting --------------------------------------------------------------------------------
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether ``fit`` (or ``load``) has run (what ``sklearn.utils.validation.check_is_fitted`` asks)."""
+        return getattr(self, "matrix_", None) is not None
 
     @property
     def is_fitted(self) -> bool:
         """Whether ``fit`` (or ``load``) has run."""
-        return getattr(self, "matrix_", None) is not None
+        return self.__sklearn_is_fitted__()
 
     def _check_fitted(self) -> None:
-        if not self.is_fitted:
-            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit() or load() first")
+        check_is_fitted(self, msg="This %(name)s is not fitted yet: call fit() or load() first.")
 
     def fit(self, interactions: Union[InteractionArrays, Iterable[Sequence[Any]]], **kwargs: Any) -> "Recommender":
         """Learn from (user_id, item_id, value) interactions; returns self."""
@@ -273,12 +315,30 @@ class Recommender(BaseEstimator):
         """Scores for a user the model cannot personalise for: item popularity."""
         return self.item_popularity_.astype(np.float64)
 
-    def predict(self, user: Any, item: Any) -> float:
-        """The predicted value of ``item`` for ``user`` (fallbacks for unknown ids)."""
-        return float(self.predict_many([user], [item])[0])
+    def predict(self, user: Any, item: Any) -> Prediction:
+        """The predicted value of ``item`` for ``user``, flagged impossible (a baseline) for an unknown id."""
+        estimate = float(self.predict_many([user], [item])[0])
+        reason = self.impossible_reasons([user], [item])[0] or None
+        return Prediction(str(user), str(item), estimate, reason is not None, reason)
+
+    def impossible_reasons(self, users: Iterable[Any], items: Iterable[Any]) -> list[str]:
+        """For parallel user and item ids, why each prediction is only a baseline ("" where it is not)."""
+        self._check_fitted()
+        unknown_user = self.user_index_.encode(users) < 0
+        unknown_item = self.item_index_.encode(items) < 0
+        reasons = np.full(len(unknown_user), "", dtype=object)
+        reasons[unknown_user] = UNKNOWN_USER
+        reasons[unknown_item] = UNKNOWN_ITEM
+        reasons[unknown_user & unknown_item] = UNKNOWN_USER_AND_ITEM
+        return reasons.tolist()
+
+    def was_impossible(self, users: Iterable[Any], items: Iterable[Any]) -> np.ndarray:
+        """For parallel user and item ids, whether each prediction is only a baseline (an unknown user or item)."""
+        self._check_fitted()
+        return (self.user_index_.encode(users) < 0) | (self.item_index_.encode(items) < 0)
 
     def predict_many(self, users: Iterable[Any], items: Iterable[Any]) -> np.ndarray:
-        """Predictions for parallel sequences of user and item ids, vectorised."""
+        """Predicted values for parallel sequences of user and item ids, vectorised (baselines where impossible)."""
         self._check_fitted()
         u = self.user_index_.encode(users)
         i = self.item_index_.encode(items)
@@ -403,9 +463,12 @@ def write_npz_atomically(path: Path, header: dict[str, Any], arrays: dict[str, n
 
 def clone(model: "Recommender") -> "Recommender":
     """An unfitted copy of a model with the same parameters (``sklearn.base.clone`` for recommenders)."""
-    from sklearn.base import clone as sklearn_clone
-
     return sklearn_clone(model)
+
+
+def fit_params(model: Recommender, **available: Any) -> dict[str, Any]:
+    """The keyword arguments among ``available`` (``item_features``, ``user_segments`` ...) that ``model.fit`` takes."""
+    return {name: value for name, value in available.items() if has_fit_parameter(model, name)}
 
 
 def _read_npz(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -435,7 +498,7 @@ def model_from_state(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> R
     cls = MODEL_CLASSES.get(header["class"])
     if cls is None:
         raise ValueError(f"unknown model class {header['class']!r}")
-    model = cls._from_params(header["params"])
+    model = cls(**cls._params_from_state(header, arrays))
     model._set_state(header, arrays)
     return model
 

@@ -22,6 +22,8 @@ from knowledge.recommend.base import InteractionArrays, Recommender, top_n
 KEY_ALIASES = {"color": "colour", "colours": "colour", "colors": "colour", "categories": "category"}
 TEXT_FIELDS = ("description", "name", "title", "text")
 PRICE_FIELDS = ("price", "unit_price")
+#: How a user's interactions weigh their items in the profile.
+WEIGHTINGS = ("binary", "value", "log", "centred")
 
 
 def _tokens(key: str, value: Any) -> list[str]:
@@ -96,6 +98,7 @@ class ContentBased(Recommender):
     """Cosine between a user's profile (weighted mean of their items' attribute vectors) and each item."""
 
     predicts_ratings = False
+    requires_item_features = True
     _array_attrs = ("item_vectors_",)
     _aggregate = "sum"
 
@@ -107,8 +110,6 @@ class ContentBased(Recommender):
         text_weight: float = 1.0,
         max_text_features: int = 20000,
     ) -> None:
-        if weighting not in {"binary", "value", "log", "centred"}:
-            raise ValueError(f"weighting must be binary, value, log or centred, not {weighting!r}")
         self.weighting = weighting
         self.price_bands = price_bands
         self.categorical_weight = categorical_weight
@@ -122,6 +123,8 @@ class ContentBased(Recommender):
         **kwargs: Any,
     ) -> "ContentBased":
         """Learn from interactions and ``item_features`` ({item_id: {attribute: value}}); items with attributes but no interactions can be recommended too."""
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}, not {self.weighting!r}")
         if not item_features:
             raise ValueError("ContentBased needs item_features: {item_id: {attribute: value}}")
         features = {str(k): v for k, v in item_features.items()}

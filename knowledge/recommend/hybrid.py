@@ -22,14 +22,17 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
+from sklearn.exceptions import NotFittedError
 
 from knowledge.recommend.base import (
+    MODEL_CLASSES,
     IdIndex,
     InteractionArrays,
     Recommender,
     _str_array,
     as_arrays,
     clone,
+    fit_params,
     model_from_state,
     top_n,
 )
@@ -93,7 +96,12 @@ def blend(parts: Mapping[str, np.ndarray], weights: Mapping[str, float], segment
 
 
 class Hybrid(Recommender):
-    """Weighted blend of normalised component scores and segment popularity, with a cold-start fallback."""
+    """Weighted blend of normalised component scores and segment popularity, with a cold-start fallback.
+
+    ``components`` ((name, unfitted model, weight) triples; None: :func:`default_components`) is a
+    parameter and stays as given: ``fit`` fits clones of them into ``components_`` (with
+    ``fit_components=False`` the given models are already fitted and are used as they are).
+    """
 
     predicts_ratings = True
     _array_attrs = ("segment_popularity_", "segment_user_ids_", "segment_of_user_")
@@ -122,8 +130,15 @@ class Hybrid(Recommender):
         return params
 
     @classmethod
-    def _from_params(cls, params: dict[str, Any]) -> "Hybrid":
-        return cls(components=[], **params)
+    def _params_from_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The saved constructor arguments, components included (unfitted, with their saved parameters)."""
+        components = []
+        for number, spec in enumerate(header["components"]):
+            sub = spec["header"]
+            model_class = MODEL_CLASSES[sub["class"]]
+            model = model_class(**model_class._params_from_state(sub, _component_arrays(arrays, number)))
+            components.append((spec["name"], model, spec["weight"]))
+        return {**header["params"], "components": components}
 
     @property
     def weights(self) -> dict[str, float]:
@@ -145,16 +160,13 @@ class Hybrid(Recommender):
         self._fit_base(data, extra_items=extra)
         fitted: list[Component] = []
         for name, model, weight in default_components() if self.components is None else self.components:
-            if not weight or (isinstance(model, ContentBased) and not item_features):
+            if not weight or (model.requires_item_features and not item_features):
                 continue  # weight 0, or no attributes for content-based: the other components carry the blend
             if self.fit_components:
                 model = clone(model)
-                if isinstance(model, ContentBased):
-                    model.fit(data, item_features=item_features)
-                else:
-                    model.fit(data)
+                model.fit(data, **fit_params(model, item_features=item_features, user_segments=user_segments))
             elif not model.is_fitted:
-                raise ValueError(f"component {name!r} is not fitted (fit_components=False)")
+                raise NotFittedError(f"component {name!r} is not fitted (fit_components=False)")
             fitted.append((name, model, float(weight)))
         if not fitted:
             raise ValueError("the hybrid has no usable component")
@@ -189,7 +201,7 @@ class Hybrid(Recommender):
 
     def _map_components(self) -> None:
         """For each component, the position of every hybrid item in the component's own item index."""
-        self._maps = [model.item_index_.encode(self.item_index_.ids) for _, model, _ in self.components_]
+        self.item_positions_ = [model.item_index_.encode(self.item_index_.ids) for _, model, _ in self.components_]
 
     # --- scoring --------------------------------------------------------------------------------
 
@@ -240,7 +252,7 @@ class Hybrid(Recommender):
         """Each fitted component's normalised scores of every item for a known user, and the segment's (``"segment"``)."""
         self._check_fitted()
         parts: dict[str, np.ndarray] = {}
-        for (name, model, _), positions in zip(self.components_, self._maps):
+        for (name, model, _), positions in zip(self.components_, self.item_positions_):
             raw = model.scores(user)
             mapped = np.full(len(positions), -np.inf)
             ok = positions >= 0
@@ -309,10 +321,14 @@ class Hybrid(Recommender):
     def _set_state(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._set_state(header, arrays)
         self.segment_index_ = IdIndex(header["segment_ids"])
-        self.components_ = []
-        for number, spec in enumerate(header["components"]):
-            prefix = f"c{number}/"
-            sub = {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}
-            self.components_.append((spec["name"], model_from_state(spec["header"], sub), spec["weight"]))
-        self.components = [(name, clone(model), weight) for name, model, weight in self.components_]
+        self.components_ = [
+            (spec["name"], model_from_state(spec["header"], _component_arrays(arrays, number)), spec["weight"])
+            for number, spec in enumerate(header["components"])
+        ]
         self._map_components()
+
+
+def _component_arrays(arrays: dict[str, np.ndarray], number: int) -> dict[str, np.ndarray]:
+    """The saved arrays of the hybrid's component ``number`` (stored under ``c<number>/``)."""
+    prefix = f"c{number}/"
+    return {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}

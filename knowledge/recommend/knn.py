@@ -122,13 +122,21 @@ class _PearsonKNN(Recommender):
     def _clip(self, values: np.ndarray) -> np.ndarray:
         return np.clip(values, self.value_min_, self.value_max_)
 
+    def _fit(self, data: InteractionArrays, **kwargs: Any) -> None:
+        self.similarities_ = self._similarities()
+        self.deviations_ = self._make_deviations()
+
+    def _set_state(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        super()._set_state(header, arrays)
+        self.deviations_ = self._make_deviations()  # derived from matrix_, not saved
+
     def _deviations(self) -> sp.csr_matrix:
         """Users × items, r_ui minus the user's (user-based) or the item's (item-based) mean."""
-        cached = getattr(self, "_dev_cache", None)
-        if cached is None or cached[0] is not self.matrix_:
-            cached = (self.matrix_, self._make_deviations())
-            self._dev_cache = cached
-        return cached[1]
+        return self.deviations_
+
+    def _similarities(self) -> np.ndarray:
+        """The shrunk Pearson similarities between users (user-based) or items (item-based)."""
+        raise NotImplementedError
 
     def _make_deviations(self) -> sp.csr_matrix:
         raise NotImplementedError
@@ -140,9 +148,9 @@ class UserKNN(_PearsonKNN):
     #: at most this many most-similar users are considered when scoring every item for one user
     max_pool = 2000
 
-    def _fit(self, data: InteractionArrays, **kwargs: Any) -> None:
+    def _similarities(self) -> np.ndarray:
         sims, common = pearson_similarity(self.matrix_, self.user_means_)
-        self.similarities_ = adjust_similarities(sims, common, self.shrinkage, self.min_support)
+        return adjust_similarities(sims, common, self.shrinkage, self.min_support)
 
     def _make_deviations(self) -> sp.csr_matrix:
         return centred(self.matrix_, self.user_means_)
@@ -198,9 +206,9 @@ class UserKNN(_PearsonKNN):
 class ItemKNN(_PearsonKNN):
     """Item-based CF: Pearson similarity between items, k nearest items the user rated, mean-centred prediction."""
 
-    def _fit(self, data: InteractionArrays, **kwargs: Any) -> None:
+    def _similarities(self) -> np.ndarray:
         sims, common = pearson_similarity(self.matrix_.T.tocsr(), self.item_means_)
-        self.similarities_ = adjust_similarities(sims, common, self.shrinkage, self.min_support)
+        return adjust_similarities(sims, common, self.shrinkage, self.min_support)
 
     def _make_deviations(self) -> sp.csr_matrix:
         by_item = centred(self.matrix_.T.tocsr(), self.item_means_)

@@ -24,8 +24,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from knowledge.recommend.als import INSTALL_HINT, ImplicitALS, als_available
-from knowledge.recommend.base import Recommender
-from knowledge.recommend.content import ContentBased
+from knowledge.recommend.base import Recommender, fit_params
 from knowledge.recommend.ease import EASE
 from knowledge.recommend.evaluation import RetailData, ranking_metrics, retail_split
 from knowledge.recommend.hybrid import SEGMENT, Hybrid, blend, default_components, segment_factor
@@ -204,11 +203,9 @@ def hybrid_with(weights: Mapping[str, float], segment_weight: float = 0.0) -> Hy
 
 
 def _fit(model: Recommender, split: Split, segments: bool = True) -> Recommender:
-    if isinstance(model, Hybrid):
-        return model.fit(split.train, item_features=split.item_features, user_segments=split.segments if segments else None)
-    if isinstance(model, ContentBased):
-        return model.fit(split.train, item_features=split.item_features)
-    return model.fit(split.train)
+    """Fit on the split's training pairs, with the item features and segments the model's ``fit`` takes."""
+    extra = fit_params(model, item_features=split.item_features, user_segments=split.segments if segments else None)
+    return model.fit(split.train, **extra)
 
 
 @dataclass

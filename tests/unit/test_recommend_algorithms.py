@@ -166,7 +166,7 @@ def test_user_knn_prediction_matches_the_formula(k: int) -> None:
     sims = model.similarities_
     for u, i in [(0, 2), (1, 1), (2, 4), (3, 0), (4, 3)]:
         expected = float(np.clip(reference_user_prediction(TINY, sims, u, i, k), 1, 5))
-        assert model.predict(f"u{u}", f"i{i}") == pytest.approx(expected, abs=1e-12)
+        assert model.predict(f"u{u}", f"i{i}").estimate == pytest.approx(expected, abs=1e-12)
         # the all-items scoring path agrees with the pair path
         assert model.scores(f"u{u}")[i] == pytest.approx(expected, abs=1e-12)
 
@@ -180,7 +180,7 @@ def test_item_knn_prediction_matches_the_formula() -> None:
     num = sum(max(sims[i, j], 0) * (TINY[u, j] - means[j]) for j in neighbours)
     den = sum(max(sims[i, j], 0) for j in neighbours)
     expected = np.clip(means[i] + (num / den if den else 0.0), 1, 5)
-    assert model.predict("u0", "i2") == pytest.approx(expected, abs=1e-12)
+    assert model.predict("u0", "i2").estimate == pytest.approx(expected, abs=1e-12)
     assert model.scores("u0")[i] == pytest.approx(expected, abs=1e-12)
 
 
@@ -236,9 +236,9 @@ def test_svd_learns_better_than_the_mean(ratings: InteractionArrays) -> None:
 def test_cold_start_fallbacks(make, ratings: InteractionArrays) -> None:  # noqa: ANN001
     model = make().fit(ratings)
     # expected values from the arrays themselves, not from the fitted model's statistics
-    assert model.predict("nobody", "i0") == pytest.approx(ratings.values[ratings.items == "i0"].mean())
-    assert model.predict("u0", "no-such-item") == pytest.approx(ratings.values[ratings.users == "u0"].mean())
-    assert model.predict("nobody", "no-such-item") == pytest.approx(ratings.values.mean())
+    assert model.predict("nobody", "i0").estimate == pytest.approx(ratings.values[ratings.items == "i0"].mean())
+    assert model.predict("u0", "no-such-item").estimate == pytest.approx(ratings.values[ratings.users == "u0"].mean())
+    assert model.predict("nobody", "no-such-item").estimate == pytest.approx(ratings.values.mean())
     recs = model.recommend("nobody", n=5)
     items, counts = np.unique(ratings.items, return_counts=True)
     raters = dict(zip(items.tolist(), counts.tolist()))
@@ -296,7 +296,7 @@ def test_implicit_item_cf_recommends_the_users_taste(weighting: str) -> None:
     model = ImplicitItemCF(k=5, weighting=weighting).fit(purchases())
     recs = [item for item, _ in model.recommend("c3", n=3)]
     assert recs and all(item.startswith("a") for item in recs)
-    assert model.predict("c3", recs[0]) == pytest.approx(model.recommend("c3", 1)[0][1])
+    assert model.predict("c3", recs[0]).estimate == pytest.approx(model.recommend("c3", 1)[0][1])
 
 
 def test_implicit_item_cf_cosine_reference() -> None:
@@ -315,7 +315,7 @@ def test_content_based_uses_attributes_and_reaches_new_items() -> None:
     assert "a_new" in model.item_index_
     recs = [item for item, _ in model.recommend("c2", n=7)]
     assert "a_new" in recs and all(item.startswith("a") for item in recs)
-    assert model.predict("c2", "a_new") > model.predict("c2", "b3")
+    assert model.predict("c2", "a_new").estimate > model.predict("c2", "b3").estimate
     with pytest.raises(ValueError):
         ContentBased().fit(data)
 

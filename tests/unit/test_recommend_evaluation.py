@@ -171,8 +171,24 @@ def test_evaluate_explicit_uses_the_same_folds_for_everyone() -> None:
     again = evaluate_explicit(ratings, folds=3, seed=1, algorithms={"Popularity": Popularity})
     assert first["Popularity"]["rmse"] == again["Popularity"]["rmse"]
     for scores in first.values():
-        assert {"rmse", "mae", "fit_seconds", "predict_seconds", "recommend_ms"} <= set(scores)
+        assert {"rmse", "mae", "impossible", "fit_seconds", "predict_seconds", "recommend_ms"} <= set(scores)
         assert 0 < scores["mae"] <= scores["rmse"] < 4
+
+
+def test_evaluate_explicit_reports_the_share_of_impossible_predictions() -> None:
+    base = load_movielens_from_arrays()
+    lonely = [(f"lonely-user-{n}", "0", 3.0) for n in range(12)] + [("1", f"lonely-item-{n}", 3.0) for n in range(12)]
+    ratings = InteractionArrays.from_tuples(list(base) + lonely)  # rated once: unknown in the fold that tests them
+    expected = []
+    for test_idx in kfold_indices(len(ratings), 3, 1):
+        train = np.ones(len(ratings), dtype=bool)
+        train[test_idx] = False
+        users, items = set(ratings.users[train].tolist()), set(ratings.items[train].tolist())
+        expected.append(np.mean([u not in users or i not in items
+                                 for u, i in zip(ratings.users[test_idx].tolist(), ratings.items[test_idx].tolist())]))
+    result = evaluate_explicit(ratings, folds=3, seed=1, algorithms={"SVD": lambda: SVD(n_factors=4, n_epochs=5)})
+    assert result["SVD"]["impossible"] == pytest.approx(np.mean(expected))
+    assert result["SVD"]["impossible"] >= 0.9 * 24 / len(ratings)  # each lonely rating is impossible in its fold
 
 
 def test_evaluate_explicit_fits_and_tests_every_algorithm_on_the_same_partition() -> None:
@@ -255,7 +271,7 @@ def test_cli_registers_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFix
                  "--algorithm", "Popularity", "--algorithm", "SVD", "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "rmse" in printed and "SVD" in printed
+    assert "rmse" in printed and "impossible" in printed and "SVD" in printed
     saved = json.loads(out.read_text())
     assert saved["dataset"] == "ml-100k" and set(saved["algorithms"]) == {"Popularity", "SVD"}
     assert format_table(saved).splitlines()[0].split()[:3] == ["algorithm", "rmse", "mae"]
