@@ -18,13 +18,11 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, Sessi
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.common import last_said, previous_bot_action, transcript
+from actions.context import context
 from actions.identity import customer_id
-from actions.orders import previous_bot_action, shop_db
-from actions.support import last_said, transcript
 from knowledge import policies
 from knowledge.hours import OpeningHours, opening_hours, when
-from knowledge.settings import get_settings
-from knowledge.shop import default_shop
 from knowledge.shopdb import handoff as handoffs
 from knowledge.sparql import KnowledgeGraphUnavailable
 
@@ -59,7 +57,7 @@ def trigger(tracker: Tracker) -> str:
 def store_hours() -> tuple[Optional[policies.StoreContact], Optional[OpeningHours]]:
     """The store's contact details and opening hours (None, None when the graph is unreachable)."""
     try:
-        kg = default_shop().kg
+        kg = context().shop.kg
         return policies.store_contact(kg), opening_hours(kg)
     except KnowledgeGraphUnavailable:  # a person must be reachable even when the graph is not
         return None, None
@@ -84,7 +82,7 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        settings, db = get_settings(), shop_db()
+        settings, db = context().settings, context().db
         customer = customer_id(tracker)
         current = handoffs.active_handoff(db, tracker.sender_id)
         if current is not None:
@@ -151,8 +149,8 @@ class ActionStoreMessage(Action):
     ) -> List[EventType]:
         email = tracker.get_slot("contact_email") or ""
         message_id = handoffs.leave_message(
-            shop_db(), tracker.sender_id, email, tracker.get_slot("contact_message") or "",
-            customer_id=customer_id(tracker), notify=bool(get_settings().handoff_webhook_url),
+            context().db, tracker.sender_id, email, tracker.get_slot("contact_message") or "",
+            customer_id=customer_id(tracker), notify=bool(context().settings.handoff_webhook_url),
         )
         dispatcher.utter_message(text=f"Thank you! Your message is with our team (reference {message_id}); we'll "
                                       f"answer by e-mail to {email}. Anything else I can help you with meanwhile?")
