@@ -19,7 +19,8 @@ def unusual(tmp_path: Path) -> Settings:
     """Settings with every field away from its default."""
     values = dict(
         var_dir=tmp_path / "var", store_dir=tmp_path / "store", oxigraph_port=17878,
-        sparql_query_url="http://graph.internal:3030/shop/query", sparql_update_url="http://graph.internal:3030/shop/update",
+        sparql_query_url="http://graph.internal:3030/shop/query",
+        sparql_update_url="http://graph.internal:3030/shop/update",
         sparql_store_url="http://graph.internal:3030/shop/data", sparql_user="reader", sparql_password="p@ss word",
         sparql_timeout=7.25, catalog_cache_seconds=0.5, database_url="postgresql://shop@db/shop",
         tracker_store_url="postgresql://shop@db/trackers", rasa_port=15005, action_port=15055,
