@@ -17,6 +17,7 @@ from knowledge.shopdb.engine import ShopDB
 from knowledge.usecases.orders import OrderDesk
 from knowledge.usecases.recommendations import Recommendations
 from knowledge.usecases.search import ProductSearch
+from knowledge.usecases.support import SupportDesk
 
 T = TypeVar("T")
 
@@ -56,6 +57,12 @@ class ActionContext:
         """Picks for a request, and the campaign of the shopper's segment."""
         return self._part("recommendations", lambda: Recommendations(
             self.shop, self.db, self.settings.recommender_file, self.settings.campaign_holdout))
+
+    @property
+    def support(self) -> SupportDesk:
+        """Hand-overs to a person, messages left for the team, complaints."""
+        return self._part("support", lambda: SupportDesk(self.db, self.shop.kg, self.settings.agent_presence_seconds,
+                                                         notify=bool(self.settings.handoff_webhook_url)))
 
     @property
     def search(self) -> ProductSearch:

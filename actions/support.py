@@ -14,7 +14,6 @@ from actions.context import context
 from actions.identity import customer_id
 from knowledge import policies
 from knowledge.shop import Shop
-from knowledge.shopdb import support
 
 HANDOFF_BUTTON = {"title": "Talk to a person", "payload": "/human_handoff"}
 
@@ -111,8 +110,7 @@ class ActionComplaint(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        number = support.record_complaint(context().db, tracker.sender_id, last_said(tracker),
-                                          customer_id=customer_id(tracker))
+        number = context().support.complaint(tracker.sender_id, last_said(tracker), customer_id=customer_id(tracker))
         dispatcher.utter_message(
             text=f"I'm really sorry about that. I've recorded your complaint (reference {number}) so our team "
                  "can look into it. Would you like to talk to a person now?",
