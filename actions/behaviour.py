@@ -2,7 +2,7 @@
 
 Call :func:`record_focus` with the events an action returns (every product put in focus was looked
 at), :func:`record_product_views` for products looked at otherwise, :func:`record_shown` for products
-suggested. The shopper is the verified customer (``actions.orders.customer_id``), a guest is known by
+suggested. The shopper is the verified customer (``actions.identity.customer_id``), a guest is known by
 the conversation id. Recording never breaks an answer: a failure is logged and forgotten.
 """
 
@@ -13,7 +13,8 @@ from typing import Any, Iterable, Optional, Sequence
 
 from rasa_sdk import Tracker
 
-from actions.orders import customer_id, shop_db
+from actions.context import context
+from actions.identity import customer_id
 from knowledge.namespaces import is_product_id
 from knowledge.shopdb.behaviour import Event, has_event, recent_shown, record_events
 
@@ -39,12 +40,12 @@ def click_kind(tracker: Tracker, product_id: str) -> tuple[str, Optional[str]]:
     text = (tracker.latest_message.get("text") or "").strip()
     if not text.startswith("/"):
         return "view", None
-    session = tracker.sender_id
+    session, db = tracker.sender_id, context().db
     campaign = _entity(tracker, "campaign")
-    if campaign and (has_event(shop_db(), "campaign_shown", campaign, session_id=session)
-                     or has_event(shop_db(), "campaign_shown", campaign, customer_id=customer_id(tracker))):
+    if campaign and (has_event(db, "campaign_shown", campaign, session_id=session)
+                     or has_event(db, "campaign_shown", campaign, customer_id=customer_id(tracker))):
         return "campaign_click", campaign
-    if any(product == product_id for product, _ in recent_shown(shop_db(), session, limit=20)):
+    if any(product == product_id for product, _ in recent_shown(db, session, limit=20)):
         return "rec_click", None
     if (tracker.latest_message.get("intent") or {}).get("name") == "ask_product_info":
         return "info", None
@@ -60,7 +61,7 @@ def record_product_views(tracker: Tracker, product_ids: Sequence[str], kind: Opt
             found, campaign = (kind, None) if kind else click_kind(tracker, product_id)
             events.append(Event(found, product_id=product_id, customer_id=customer, session_id=session,
                                 campaign_id=campaign))
-        record_events(shop_db(), events)
+        record_events(context().db, events)
     except Exception:  # noqa: BLE001 - the answer matters more than the log
         logger.exception("could not record product views")
 
@@ -70,7 +71,7 @@ def record_shown(tracker: Tracker, product_ids: Iterable[str], kind: str = "rec_
     """Log products suggested to the shopper (recommendations, or a campaign's products)."""
     try:
         customer, session = customer_id(tracker), tracker.sender_id
-        record_events(shop_db(), [Event(kind, product_id=p, customer_id=customer, session_id=session,
+        record_events(context().db, [Event(kind, product_id=p, customer_id=customer, session_id=session,
                                         campaign_id=campaign_id) for p in list(product_ids)[:20]])
     except Exception:  # noqa: BLE001
         logger.exception("could not record products shown")

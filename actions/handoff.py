@@ -2,15 +2,16 @@
 
 ``action_handoff`` puts the conversation in the agents' inbox and steps the assistant aside with Rasa's own
 ``ConversationPaused`` (kept in the tracker store, so it survives restarts) when the store is open (its
-opening hours in the graph) and an agent is on duty; agents hand it back from the inbox or the helpdesk API
-(``bot/handoff/relay.py`` appends ``ConversationResumed``). Otherwise the shopper is told why, honestly, and
-``leave_message_form`` takes a message and the e-mail address to answer to (a signed-in customer's is on record).
+opening hours in the graph) and an agent is on duty (the rules: ``knowledge.usecases.support``); agents hand
+it back from the inbox or the helpdesk API (``bot/handoff/relay.py`` appends ``ConversationResumed``).
+Otherwise the shopper is told why, honestly, and ``leave_message_form`` takes a message and the e-mail address to
+answer to (a signed-in customer's is on record).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -18,15 +19,11 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, Sessi
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.common import last_said, previous_bot_action, transcript
+from actions.context import context
 from actions.identity import customer_id
-from actions.orders import previous_bot_action, shop_db
-from actions.support import last_said, transcript
 from knowledge import policies
-from knowledge.hours import OpeningHours, opening_hours, when
-from knowledge.settings import get_settings
-from knowledge.shop import default_shop
-from knowledge.shopdb import handoff as handoffs
-from knowledge.sparql import KnowledgeGraphUnavailable
+from knowledge.hours import OpeningHours, when
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 #: What the widget reads to know the conversation is with the team (``state``: waiting, ended).
@@ -56,15 +53,6 @@ def trigger(tracker: Tracker) -> str:
     return "button" if text.startswith("/") else "asked"
 
 
-def store_hours() -> tuple[Optional[policies.StoreContact], Optional[OpeningHours]]:
-    """The store's contact details and opening hours (None, None when the graph is unreachable)."""
-    try:
-        kg = default_shop().kg
-        return policies.store_contact(kg), opening_hours(kg)
-    except KnowledgeGraphUnavailable:  # a person must be reachable even when the graph is not
-        return None, None
-
-
 def away_text(contact: Optional[policies.StoreContact], hours: Optional[OpeningHours], now: datetime) -> str:
     """Why nobody can answer now, honestly: outside the opening hours (and when we are back), or nobody free."""
     if hours is not None and not hours.is_open(now):
@@ -84,34 +72,26 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        settings, db = get_settings(), shop_db()
-        customer = customer_id(tracker)
-        current = handoffs.active_handoff(db, tracker.sender_id)
-        if current is not None:
-            dispatcher.utter_message(text=f"You're already in touch with our team (request {current.id}): they "
+        answer = context().support.ask_for_person(
+            tracker.sender_id, last_said(tracker), transcript(tracker), customer_id=customer_id(tracker),
+            triggered_by=trigger(tracker), previous_intent=previous_intent(tracker))
+        if answer.state == "already":
+            dispatcher.utter_message(text=f"You're already in touch with our team (request {answer.request_id}): they "
                                           "will answer right here.",
-                                     json_message={"type": HANDOFF_PAYLOAD, "state": "waiting", "request": current.id})
+                                     json_message={"type": HANDOFF_PAYLOAD, "state": "waiting",
+                                                   "request": answer.request_id})
             return [ConversationPaused()]
-        contact, hours = store_hours()
-        now = datetime.now(timezone.utc)
-        open_now = hours is None or hours.is_open(now)
-        if open_now and handoffs.agents_on_duty(db, settings.agent_presence_seconds):
-            handoff = handoffs.request_handoff(
-                db, tracker.sender_id, reason=last_said(tracker), transcript=transcript(tracker), customer_id=customer,
-                triggered_by=trigger(tracker), previous_intent=previous_intent(tracker),
-                notify=bool(settings.handoff_webhook_url),
-            )
+        if answer.state == "waiting":
             dispatcher.utter_message(
-                text=f"I'm passing our conversation to a person from our team (request {handoff.id}). They'll "
+                text=f"I'm passing our conversation to a person from our team (request {answer.request_id}). They'll "
                      "answer right here in a moment; until they hand you back to me, I'll stay quiet.",
-                json_message={"type": HANDOFF_PAYLOAD, "state": "waiting", "request": handoff.id},
+                json_message={"type": HANDOFF_PAYLOAD, "state": "waiting", "request": answer.request_id},
             )
             return [SlotSet("handoff_state", None), ConversationPaused()]
-        email = handoffs.customer_email(db, customer)
-        answer_to = f" to {email}" if email else ""
-        dispatcher.utter_message(text=f"{away_text(contact, hours, now)} You can leave a message here and we'll "
-                                      f"answer by e-mail{answer_to}.")
-        return [SlotSet("handoff_state", "offline"), SlotSet("contact_email", email)]
+        answer_to = f" to {answer.email}" if answer.email else ""
+        dispatcher.utter_message(text=f"{away_text(answer.contact, answer.hours, answer.at)} You can leave a message "
+                                      f"here and we'll answer by e-mail{answer_to}.")
+        return [SlotSet("handoff_state", "offline"), SlotSet("contact_email", answer.email)]
 
 
 class ValidateLeaveMessageForm(FormValidationAction):
@@ -150,10 +130,9 @@ class ActionStoreMessage(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         email = tracker.get_slot("contact_email") or ""
-        message_id = handoffs.leave_message(
-            shop_db(), tracker.sender_id, email, tracker.get_slot("contact_message") or "",
-            customer_id=customer_id(tracker), notify=bool(get_settings().handoff_webhook_url),
-        )
+        message = tracker.get_slot("contact_message") or ""
+        message_id = context().support.leave_message(tracker.sender_id, email, message,
+                                                     customer_id=customer_id(tracker))
         dispatcher.utter_message(text=f"Thank you! Your message is with our team (reference {message_id}); we'll "
                                       f"answer by e-mail to {email}. Anything else I can help you with meanwhile?")
         return [SlotSet("contact_message", None), SlotSet("handoff_state", None)]

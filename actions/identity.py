@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from knowledge.usecases.orders import Shopper
+
 #: The metadata key only the channels write: the customer id of a verified shopper token.
 CUSTOMER_KEY = "shopbot_verified_customer"
 
@@ -19,3 +21,9 @@ def customer_id(tracker: Any) -> Optional[str]:
     metadata = (tracker.latest_message or {}).get("metadata") or {}
     value = metadata.get(CUSTOMER_KEY) if isinstance(metadata, dict) else None
     return value if isinstance(value, str) and value else None
+
+
+def shopper(tracker: Any) -> Shopper:
+    """Who asks about an order: the verified customer, or a guest by the e-mail address they gave (``email`` slot)."""
+    signed_in = customer_id(tracker)
+    return Shopper(customer_id=signed_in) if signed_in else Shopper(email=tracker.get_slot("email"))

@@ -4,48 +4,29 @@ Three slots, set only by these actions, hold what the shopper sees: ``shown_prod
 just shown, in order), ``product_id`` (the product in focus) and ``search`` (the active search, a
 ``knowledge.refinement.SearchState`` as a dict). Every product question, refinement, superlative and
 comparison is resolved against them by the pure functions of ``knowledge.references`` and
-``knowledge.refinement``; the actions only read the tracker and render the answer.
+``knowledge.refinement``, and searches run through ``knowledge.usecases.search``; the actions only read the
+tracker and render the answer.
 """
 
 from __future__ import annotations
 
-import logging
-from abc import ABCMeta, abstractmethod
-from dataclasses import replace
-from typing import Any, Dict, List, Optional, Sequence, Text
+from typing import List, Optional, Text
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import render
-from actions.behaviour import record_focus
-from knowledge.facets import request_from
+from actions.common import FOCUS_SLOT, SEARCH_SLOT, ShopAction, entity_values, looking_at, shown_ids
+from actions.context import context
 from knowledge.products import Product, attribute_field, attribute_in_text
 from knowledge.references import Referent, pick_superlative, refer, refer_many
-from knowledge.refinement import SearchState, describe, like, next_page, refine
-from knowledge.settings import get_settings
-from knowledge.shop import Shop, default_shop
-from knowledge.sparql import KnowledgeGraphUnavailable
+from knowledge.refinement import SearchState
+from knowledge.shop import Shop
+from knowledge.usecases.search import SearchPage
 from knowledge.vocabulary import Resolution
 
-logger = logging.getLogger(__name__)
-
-FOCUS_SLOT = "product_id"
-SHOWN_SLOT = "shown_products"
-SEARCH_SLOT = "search"
 NAME_ENTITIES = ("product", "brand", "category")
-
-
-def entity_values(tracker: Tracker, name: str, role: Optional[str] = None) -> List[str]:
-    """The values of one entity (with this role, or none) in the latest message, in order."""
-    found = []
-    for entity in tracker.latest_message.get("entities") or []:
-        value = entity.get("value")
-        if entity.get("entity") == name and (entity.get("role") or None) == role and value is not None \
-                and str(value).strip():
-            found.append(str(value))
-    return found
 
 
 def question_words(tracker: Tracker) -> str:
@@ -57,45 +38,6 @@ def question_words(tracker: Tracker) -> str:
             start, end = entity["start"], entity.get("end", entity["start"])
             text[start:end] = " " * (end - start)
     return "".join(text)
-
-
-def shown_ids(tracker: Tracker) -> List[str]:
-    """The ids of the products last shown as a list, in order."""
-    value = tracker.get_slot(SHOWN_SLOT)
-    return [str(pid) for pid in value][:50] if isinstance(value, list) else []
-
-
-def looking_at(products: Sequence[Product], state: Optional[SearchState] = None) -> List[EventType]:
-    """Slot events for a list just shown: its ids, the search behind it, and the focus (one product only)."""
-    events: List[EventType] = [SlotSet(SHOWN_SLOT, [p.id for p in products]),
-                               SlotSet(FOCUS_SLOT, products[0].id if len(products) == 1 else None)]
-    if state is not None:
-        events.append(SlotSet(SEARCH_SLOT, state.to_slot()))
-    return events
-
-
-class ShopAction(Action, metaclass=ABCMeta):
-    """An action that talks to the shop's knowledge and apologises when the graph is unreachable."""
-
-    def shop(self) -> Shop:
-        """The shop these actions ask."""
-        return default_shop()
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
-        try:
-            events = self.answer(dispatcher, tracker, self.shop())
-            record_focus(tracker, events)  # live behaviour: the shopper looked at the product in focus
-            return events
-        except KnowledgeGraphUnavailable as error:
-            logger.warning("knowledge graph unavailable in %s: %s", self.name(), error)
-            dispatcher.utter_message(response="utter_kg_unavailable")
-            return []
-
-    @abstractmethod
-    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
-        """Reply to the latest message."""
 
 
 def offer_choices(dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop, referent: Referent) -> None:
@@ -143,7 +85,7 @@ def resolve_focus(dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop
 
 def show_card(dispatcher: CollectingDispatcher, text: str, product: Product) -> None:
     """Say something about a product and show its card."""
-    dispatcher.utter_message(text=text, json_message=render.card_payload(product, get_settings().public_url))
+    dispatcher.utter_message(text=text, json_message=render.card_payload(product, context().settings.public_url))
 
 
 class ActionProductInfo(ShopAction):
@@ -158,7 +100,7 @@ class ActionProductInfo(ShopAction):
             return []
         dispatcher.utter_message(text=self.sentence(tracker, shop, product))
         if not self.asked_detail(tracker):
-            dispatcher.utter_message(json_message=render.card_payload(product, get_settings().public_url))
+            dispatcher.utter_message(json_message=render.card_payload(product, context().settings.public_url))
         return [SlotSet(FOCUS_SLOT, product.id)]
 
     @staticmethod
@@ -246,19 +188,18 @@ class ActionCheckAvailability(ShopAction):
 
 
 def show_list(
-    dispatcher: CollectingDispatcher, shop: Shop, state: SearchState, intro: str = "Here's what I found for"
+    dispatcher: CollectingDispatcher, page: SearchPage, intro: str = "Here's what I found for"
 ) -> List[EventType]:
-    """Run a search and show its page of products, numbered; say so when nothing matches."""
-    currency = get_settings().currency
-    products, state = shop.find(state)
-    if not products:
-        dispatcher.utter_message(text=render.nothing_found(describe(state, currency), state.offset > 0))
+    """Show a search's page of products, numbered; say so when nothing matches."""
+    settings = context().settings
+    if not page.products:
+        dispatcher.utter_message(text=render.nothing_found(page.describe(settings.currency), page.further))
         return []
     dispatcher.utter_message(
-        text=render.search_summary(products, f"{intro} {describe(state, currency)}"),
-        json_message=render.carousel_payload(products, get_settings().public_url),
+        text=render.search_summary(page.products, f"{intro} {page.describe(settings.currency)}"),
+        json_message=render.carousel_payload(page.products, settings.public_url),
     )
-    return looking_at(products, state)
+    return looking_at(page.products, page.state)
 
 
 class ActionSearchProducts(ShopAction):
@@ -268,22 +209,22 @@ class ActionSearchProducts(ShopAction):
         return "action_search_products"
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
-        request = request_from(list(tracker.latest_message.get("entities") or []), shop.vocabulary())
-        state = SearchState.from_slot(tracker.get_slot(SEARCH_SLOT))
+        search = context().search
+        request = search.request(tracker.latest_message.get("entities") or [])
         pointed = entity_values(tracker, "product") or entity_values(tracker, "ordinal")
         if pointed or request.is_empty():  # "like the Trailblazer 2", "like the first one but cheaper", "similar"
             base = self.reference_product(dispatcher, tracker, shop)
             if base is None:
                 return []
-            return show_list(dispatcher, shop, refine(like(base), request, [base]))
-        reference = self.reference(tracker, shop) if request.price_change or request.other_brand else []
-        return show_list(dispatcher, shop, refine(state, request, reference))
+            return show_list(dispatcher, search.page(search.like(base, request)))
+        state = search.refined(request, tracker.get_slot(SEARCH_SLOT), lambda: self.talked_about(tracker))
+        return show_list(dispatcher, search.page(state))
 
     @staticmethod
-    def reference(tracker: Tracker, shop: Shop) -> List[Product]:
+    def talked_about(tracker: Tracker) -> List[str]:
         """What "cheaper" or "another brand" is relative to: the product in focus, else the list shown."""
         focus = tracker.get_slot(FOCUS_SLOT)
-        return shop.products([focus] if focus else shown_ids(tracker))
+        return [focus] if focus else shown_ids(tracker)
 
     @staticmethod
     def reference_product(dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> Optional[Product]:
@@ -305,11 +246,11 @@ class ActionShowMore(ShopAction):
         return "action_show_more"
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
-        state = SearchState.from_slot(tracker.get_slot(SEARCH_SLOT))
-        if state is None:
+        page = context().search.more(tracker.get_slot(SEARCH_SLOT), len(shown_ids(tracker)))
+        if page is None:
             dispatcher.utter_message(text="What would you like to see? Tell me a category, brand, colour or budget.")
             return []
-        return show_list(dispatcher, shop, next_page(state, len(shown_ids(tracker))), intro="Here are more")
+        return show_list(dispatcher, page, intro="Here are more")
 
 
 class ActionPickProduct(ShopAction):
@@ -320,17 +261,18 @@ class ActionPickProduct(ShopAction):
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, shop: Shop) -> List[EventType]:
         order = (entity_values(tracker, "sort") or ["rating"])[0]
-        request = request_from(list(tracker.latest_message.get("entities") or []), shop.vocabulary())
+        search = context().search
+        request = search.request(tracker.latest_message.get("entities") or [])
         state = SearchState.from_slot(tracker.get_slot(SEARCH_SLOT))
         if request.category and (state is None or state.category != request.category):
-            return show_list(dispatcher, shop, refine(None, replace(request, sort=order)))  # "the cheapest jacket?"
+            return show_list(dispatcher, search.page(search.sorted(request, order)))  # "the cheapest jacket?"
         shown = shop.products(shown_ids(tracker))
         if not shown:
             if state is None:
                 dispatcher.utter_message(text="Which products should I choose from? Tell me what you're looking "
                                               "for, for example \"the cheapest headphones\".")
                 return []
-            shown, _ = shop.find(state, limit=50)
+            shown = search.page(state, limit=50).products
         best, superlative = pick_superlative(shown, order)
         if not best or superlative is None:
             dispatcher.utter_message(text="Sorry, I don't know that for the products I showed.")
@@ -339,7 +281,7 @@ class ActionPickProduct(ShopAction):
         if len(best) == 1:
             show_card(dispatcher, text, best[0])
         else:
-            dispatcher.utter_message(text=text, json_message=render.carousel_payload(best, get_settings().public_url))
+            dispatcher.utter_message(text=text, json_message=render.carousel_payload(best, context().settings.public_url))
         return [SlotSet(FOCUS_SLOT, best[0].id)]
 
 
@@ -367,6 +309,6 @@ class ActionCompareProducts(ShopAction):
             return []
         dispatcher.utter_message(
             text=render.comparison(products),
-            json_message=render.carousel_payload(products, get_settings().public_url),
+            json_message=render.carousel_payload(products, context().settings.public_url),
         )
         return [SlotSet(FOCUS_SLOT, products[-1].id)]

@@ -9,13 +9,11 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import render
+from actions.common import ShopAction, last_said, previous_bot_action
+from actions.context import context
 from actions.identity import customer_id
-from actions.orders import previous_bot_action, shop_db
-from actions.products import ShopAction
 from knowledge import policies
-from knowledge.settings import get_settings
 from knowledge.shop import Shop
-from knowledge.shopdb import support
 
 HANDOFF_BUTTON = {"title": "Talk to a person", "payload": "/human_handoff"}
 
@@ -100,27 +98,7 @@ class ActionPaymentMethods(ShopAction):
 
 def shop_currency() -> str:
     """The currency prices are shown in."""
-    return get_settings().currency
-
-
-def last_said(tracker: Tracker) -> str:
-    """The shopper's latest own words, skipping button payloads such as "/complaint"."""
-    for event in reversed(tracker.events):
-        text = event.get("text") or ""
-        if event.get("event") == "user" and text and not text.startswith("/"):
-            return text
-    return ""
-
-
-def transcript(tracker: Tracker, limit: int = 50) -> List[Dict[str, str]]:
-    """The conversation so far, as who said what."""
-    lines = []
-    for event in tracker.events:
-        if event.get("event") == "user" and event.get("text"):
-            lines.append({"from": "shopper", "text": event["text"]})
-        elif event.get("event") == "bot" and event.get("text"):
-            lines.append({"from": "bot", "text": event["text"]})
-    return lines[-limit:]
+    return context().settings.currency
 
 
 class ActionComplaint(Action):
@@ -132,8 +110,7 @@ class ActionComplaint(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        with shop_db().session() as db:
-            number = support.record_complaint(db, tracker.sender_id, last_said(tracker), customer_id=customer_id(tracker))
+        number = context().support.complaint(tracker.sender_id, last_said(tracker), customer_id=customer_id(tracker))
         dispatcher.utter_message(
             text=f"I'm really sorry about that. I've recorded your complaint (reference {number}) so our team "
                  "can look into it. Would you like to talk to a person now?",

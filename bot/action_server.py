@@ -59,9 +59,9 @@ def create_app(token: str, actions: str = "actions") -> Any:
 
 async def warm_up(app: Any, loop: Any) -> None:
     """Start loading what the first answers need, in the background."""
-    from knowledge.shop import default_shop
+    from actions.context import context
 
-    default_shop().warm_up()
+    context().shop.warm_up()
 
 
 def main(argv: Optional[list[str]] = None) -> int:

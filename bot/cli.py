@@ -16,7 +16,8 @@ from bot.cli_segments import register as register_segments
 from bot.cli_shop import register as register_shop
 from bot.cli_kg_edit import register as register_kg_edit
 from bot.cli_nlu import register as register_nlu
-from bot.stack import Stack, ensure_text_index, graph_client, run_stack
+from bot.stack import Stack, ensure_text_index, run_stack
+from knowledge.connections import graph_client
 from knowledge.settings import PROJECT_ROOT, Settings, get_settings
 
 

@@ -18,9 +18,9 @@ FIELDS = ("name", "segment", "message", "products", "start", "end", "holdout")
 
 
 def _kg():  # noqa: ANN202 - a SparqlEndpoint
-    from knowledge.shop import Shop
+    from knowledge.connections import graph_client
 
-    return Shop.from_settings(get_settings()).kg
+    return graph_client(get_settings())
 
 
 def _fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def cmd_campaign_list(args: argparse.Namespace) -> int:
 def cmd_campaign_show(args: argparse.Namespace) -> int:
     """A campaign's facts and its clicks and purchases per segment against the control group."""
     from knowledge.campaigns import campaign_stats, get_campaign
-    from knowledge.shopdb import connect
+    from knowledge.connections import shop_database
 
     settings = get_settings()
     campaign = get_campaign(_kg(), args.id)
@@ -57,7 +57,7 @@ def cmd_campaign_show(args: argparse.Namespace) -> int:
     print(f"{campaign.name} ({campaign.id}), {campaign.status(date.today())}: {campaign.start} – {campaign.end}")
     print(f"segment {campaign.segment!r}, {share:.0%} held out; products {', '.join(campaign.products)}")
     print(f"message: {campaign.message}")
-    db = connect(settings.database_url)
+    db = shop_database(settings)
     try:
         rows = campaign_stats(db, campaign, settings.campaign_holdout)
     finally:

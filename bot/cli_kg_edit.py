@@ -242,9 +242,9 @@ def cmd_kg_revert(args: argparse.Namespace) -> int:
 
 def _db():  # noqa: ANN202 - knowledge.shopdb.ShopDB
     from knowledge.settings import get_settings
-    from knowledge.shopdb import connect
+    from knowledge.connections import shop_database
 
-    return connect(get_settings().database_url)
+    return shop_database(get_settings())
 
 
 def _password(args: argparse.Namespace, name: str) -> str:

@@ -149,15 +149,14 @@ def cmd_recommend_train(args: argparse.Namespace) -> int:
     from knowledge.recommend.shop import train
     from knowledge.segments import customer_segments
     from knowledge.settings import get_settings
-    from knowledge.shop import Shop
-    from knowledge.shopdb.engine import connect
+    from knowledge.connections import graph_client, shop_database
     from knowledge.sparql import KnowledgeGraphUnavailable
 
     settings = get_settings()
     started = time.monotonic()
-    db = connect(settings.database_url)
+    db = shop_database(settings)
     try:
-        kg = Shop.from_settings(settings).kg
+        kg = graph_client(settings)
         segments = customer_segments(db)
         model = train(db, get_products(kg, all_product_ids(kg)), settings.recommender_file, segments,
                       settings.recommend_min_history)
@@ -185,13 +184,12 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
     from knowledge.recommend.shop import refresh
     from knowledge.settings import get_settings
-    from knowledge.shop import Shop
-    from knowledge.shopdb.engine import connect
+    from knowledge.connections import graph_client, shop_database
     from knowledge.sparql import KnowledgeGraphUnavailable
 
     settings = get_settings()
     started = time.monotonic()
-    db = connect(settings.database_url)
+    db = shop_database(settings)
     steps = ["segments", "catalog", "recommender"]
     bar = tqdm(total=len(steps), unit="step", file=sys.stderr, disable=args.quiet,
                bar_format="{desc:<28} {bar} {n_fmt}/{total_fmt} [{elapsed}]")
@@ -205,7 +203,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
     lines: list[str] = []
     try:
-        model = refresh(db, Shop.from_settings(settings).kg, settings.recommender_file, settings.segments_file,
+        model = refresh(db, graph_client(settings), settings.recommender_file, settings.segments_file,
                         settings.currency, progress=lines.append, step=step)
         bar.update(len(steps) - bar.n)
     except KnowledgeGraphUnavailable as error:

@@ -32,17 +32,16 @@ def print_model(model: "SegmentModel") -> None:
 def build_and_store(args: argparse.Namespace) -> Optional["SegmentModel"]:
     """Build segments from the shop database at DATABASE_URL and the live graph's catalog; store and save them."""
     from knowledge.segments import build_segments_from_graph, store_segments
-    from knowledge.shop import Shop
-    from knowledge.shopdb import connect
+    from knowledge.connections import graph_client, shop_database
 
     settings = get_settings()
-    db = connect(settings.database_url)
+    db = shop_database(settings)
     try:
         if db.is_empty():
             say(f"the shop database at {db.url} holds no customers or orders (run `shopbot shop generate`)")
             return None
         say(f"building shopper segments from {db.url} and the catalog at {settings.sparql_query_url}")
-        kg = Shop.from_settings(settings).kg
+        kg = graph_client(settings)
         model = build_segments_from_graph(db, kg, _k_range(args), args.seed, settings.currency, progress=say)
         rows = store_segments(db, model)
     finally:

@@ -13,11 +13,11 @@ from knowledge.settings import get_settings
 def cmd_shop_generate(args: argparse.Namespace) -> int:
     """Fill the shop database at DATABASE_URL with the demo customers, orders and interactions."""
     from knowledge.demo_store import generate_products
-    from knowledge.shopdb import connect
+    from knowledge.connections import shop_database
     from knowledge.shopdb.generate import generate_shop
 
     settings = get_settings()
-    db = connect(settings.database_url)
+    db = shop_database(settings)
     try:
         if not db.is_empty() and not args.force:
             say(f"the shop database at {db.url} already holds data (use --force to regenerate)")
@@ -46,10 +46,11 @@ def cmd_shop_stats(args: argparse.Namespace) -> int:
     """Print how many rows each table of the shop database holds, and orders by status."""
     from sqlalchemy import func, select
 
-    from knowledge.shopdb import connect, row_counts
+    from knowledge.connections import shop_database
+    from knowledge.shopdb import row_counts
     from knowledge.shopdb.models import Order
 
-    db = connect(get_settings().database_url)
+    db = shop_database(get_settings())
     try:
         counts = row_counts(db.engine)
         with db.engine.connect() as connection:

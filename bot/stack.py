@@ -12,16 +12,10 @@ import time
 from typing import Callable
 
 from bot.console import say
+from knowledge.connections import graph_client, shop_database
 from knowledge.settings import Settings, get_settings
 
 TEXT_INDEX_AT_START = 20_000  # catalogs up to this size get their product texts encoded when the stack starts
-
-
-def graph_client(settings: Settings):  # noqa: ANN201 - knowledge.sparql.HttpSparqlClient
-    """The SPARQL client of the shop's knowledge graph."""
-    from knowledge.shop import Shop
-
-    return Shop.from_settings(settings).kg
 
 
 class Stack:
@@ -105,10 +99,9 @@ def ensure_shop_database(settings: Settings) -> None:
     from datetime import date
 
     from knowledge.demo_store import generate_products
-    from knowledge.shopdb.engine import connect
     from knowledge.shopdb.generate import generate_shop
 
-    shop = connect(settings.database_url)
+    shop = shop_database(settings)
     try:
         if shop.is_empty():
             say(f"generating the demo shop's customers and orders into {shop.url}")
@@ -131,11 +124,10 @@ def ensure_text_index(settings: Settings, kg) -> None:  # noqa: ANN001 - a Sparq
 def ensure_recommender(settings: Settings, kg) -> None:  # noqa: ANN001 - a SparqlEndpoint
     """Train the recommender from the interaction log when no trained model is saved yet."""
     from knowledge.recommend.shop import ensure_model
-    from knowledge.shopdb.engine import connect
 
     if not settings.recommender_file.exists():
         say("training the recommender from the interaction log")
-    shop = connect(settings.database_url)
+    shop = shop_database(settings)
     try:
         say(f"recommender: {ensure_model(settings.recommender_file, shop, kg)}")
     finally:

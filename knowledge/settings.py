@@ -6,75 +6,89 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+#: Settings that are secrets: handed to a child process only by :meth:`Settings.secret_env`, never by ``service_env``.
+SECRET_VARIABLES = frozenset({"RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "SHOPPER_TOKEN_SECRET",
+                              "HANDOFF_WEBHOOK_SECRET", "HANDOFF_RELAY_TOKEN"})
 
 
-def _flag(name: str, default: bool) -> bool:
-    return _env(name, "true" if default else "false").strip().lower() in ("1", "true", "yes", "on")
+def _parse(kind: type, text: str) -> Any:
+    """A setting's value from its environment text."""
+    if kind is bool:
+        return text.strip().lower() in ("1", "true", "yes", "on")
+    return kind(text)
+
+
+def _format(value: Any) -> str:
+    """A setting's value as environment text that :func:`_parse` reads back unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def setting(variable: str, default: str, kind: type = str) -> Any:
+    """A settings field read from the environment variable ``variable`` (``default`` when it is unset)."""
+    return field(default_factory=lambda: _parse(kind, os.environ.get(variable, default)),
+                 metadata={"variable": variable, "default": default, "kind": kind})
 
 
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings of shopbot, read from the environment."""
 
-    var_dir: Path = field(default_factory=lambda: Path(_env("SHOPBOT_VAR_DIR", str(PROJECT_ROOT / "var"))))
-    store_dir: Path = field(
-        default_factory=lambda: Path(_env("SHOPBOT_STORE_DIR", str(PROJECT_ROOT / "data" / "store")))
-    )
-    oxigraph_port: int = field(default_factory=lambda: int(_env("OXIGRAPH_PORT", "7878")))
-    sparql_query_url: str = field(default_factory=lambda: _env("SPARQL_QUERY_URL", ""))
-    sparql_update_url: str = field(default_factory=lambda: _env("SPARQL_UPDATE_URL", ""))
-    sparql_store_url: str = field(default_factory=lambda: _env("SPARQL_STORE_URL", ""))
-    sparql_user: str = field(default_factory=lambda: _env("SPARQL_USER", ""))
-    sparql_password: str = field(default_factory=lambda: _env("SPARQL_PASSWORD", ""))
-    sparql_timeout: float = field(default_factory=lambda: float(_env("SPARQL_TIMEOUT", "5")))
-    catalog_cache_seconds: float = field(default_factory=lambda: float(_env("KG_CACHE_SECONDS", "2")))
-    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
-    tracker_store_url: str = field(default_factory=lambda: _env("TRACKER_STORE_URL", ""))
-    rasa_port: int = field(default_factory=lambda: int(_env("RASA_PORT", "5005")))
-    action_port: int = field(default_factory=lambda: int(_env("ACTION_PORT", "5055")))
-    action_endpoint_url: str = field(default_factory=lambda: _env("ACTION_ENDPOINT_URL", ""))
-    web_port: int = field(default_factory=lambda: int(_env("WEB_PORT", "8000")))
-    public_url: str = field(default_factory=lambda: _env("SHOPBOT_PUBLIC_URL", ""))
-    rasa_public_url: str = field(default_factory=lambda: _env("RASA_PUBLIC_URL", ""))
-    currency: str = field(default_factory=lambda: _env("SHOPBOT_CURRENCY", "USD"))
+    var_dir: Path = setting("SHOPBOT_VAR_DIR", str(PROJECT_ROOT / "var"), Path)
+    store_dir: Path = setting("SHOPBOT_STORE_DIR", str(PROJECT_ROOT / "data" / "store"), Path)
+    oxigraph_port: int = setting("OXIGRAPH_PORT", "7878", int)
+    sparql_query_url: str = setting("SPARQL_QUERY_URL", "")
+    sparql_update_url: str = setting("SPARQL_UPDATE_URL", "")
+    sparql_store_url: str = setting("SPARQL_STORE_URL", "")
+    sparql_user: str = setting("SPARQL_USER", "")
+    sparql_password: str = setting("SPARQL_PASSWORD", "")
+    sparql_timeout: float = setting("SPARQL_TIMEOUT", "5", float)
+    catalog_cache_seconds: float = setting("KG_CACHE_SECONDS", "2", float)
+    database_url: str = setting("DATABASE_URL", "")
+    tracker_store_url: str = setting("TRACKER_STORE_URL", "")
+    rasa_port: int = setting("RASA_PORT", "5005", int)
+    action_port: int = setting("ACTION_PORT", "5055", int)
+    action_endpoint_url: str = setting("ACTION_ENDPOINT_URL", "")
+    web_port: int = setting("WEB_PORT", "8000", int)
+    public_url: str = setting("SHOPBOT_PUBLIC_URL", "")
+    rasa_public_url: str = setting("RASA_PUBLIC_URL", "")
+    currency: str = setting("SHOPBOT_CURRENCY", "USD")
     # Public data sets for evaluation and benchmarks only (MovieLens 100k, UCI Online Retail), never copied in.
-    datasets_dir: Path = field(
-        default_factory=lambda: Path(_env("SHOPBOT_DATASETS_DIR", str(PROJECT_ROOT.parent / "shared" / "data")))
-    )
-    staff_user: str = field(default_factory=lambda: _env("SHOPBOT_STAFF_USER", ""))
+    datasets_dir: Path = setting("SHOPBOT_DATASETS_DIR", str(PROJECT_ROOT.parent / "shared" / "data"), Path)
+    staff_user: str = setting("SHOPBOT_STAFF_USER", "")
     # --- security: who may reach what, and how much work one request may cause ---
-    rasa_host: str = field(default_factory=lambda: _env("RASA_HOST", "127.0.0.1"))
-    action_host: str = field(default_factory=lambda: _env("ACTION_HOST", "127.0.0.1"))
-    web_host: str = field(default_factory=lambda: _env("WEB_HOST", "127.0.0.1"))
-    rasa_api_token: str = field(default_factory=lambda: _env("RASA_API_TOKEN", ""))
-    action_server_token: str = field(default_factory=lambda: _env("ACTION_SERVER_TOKEN", ""))
-    shopper_token_secret: str = field(default_factory=lambda: _env("SHOPPER_TOKEN_SECRET", ""))
-    shopper_token_seconds: int = field(default_factory=lambda: int(_env("SHOPPER_TOKEN_SECONDS", "900")))
-    demo_signin: bool = field(default_factory=lambda: _flag("SHOPBOT_DEMO_SIGNIN", True))
-    max_message_chars: int = field(default_factory=lambda: int(_env("SHOPBOT_MAX_MESSAGE_CHARS", "5000")))
-    trusted_proxies: str = field(default_factory=lambda: _env("SHOPBOT_TRUSTED_PROXIES", ""))
-    staff_token_days: float = field(default_factory=lambda: float(_env("STAFF_TOKEN_DAYS", "30")))
-    staff_sparql_rows: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MAX_ROWS", "1000")))
-    staff_sparql_bytes: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MAX_BYTES", "2000000")))
-    staff_sparql_seconds: float = field(default_factory=lambda: float(_env("STAFF_SPARQL_SECONDS", "15")))
-    staff_sparql_memory_mb: int = field(default_factory=lambda: int(_env("STAFF_SPARQL_MEMORY_MB", "2048")))
-    campaign_holdout: float = field(default_factory=lambda: float(_env("SHOPBOT_CAMPAIGN_HOLDOUT", "0.10")))
-    recommend_min_history: int = field(default_factory=lambda: int(_env("SHOPBOT_RECOMMEND_MIN_HISTORY", "3")))
+    rasa_host: str = setting("RASA_HOST", "127.0.0.1")
+    action_host: str = setting("ACTION_HOST", "127.0.0.1")
+    web_host: str = setting("WEB_HOST", "127.0.0.1")
+    rasa_api_token: str = setting("RASA_API_TOKEN", "")
+    action_server_token: str = setting("ACTION_SERVER_TOKEN", "")
+    shopper_token_secret: str = setting("SHOPPER_TOKEN_SECRET", "")
+    shopper_token_seconds: int = setting("SHOPPER_TOKEN_SECONDS", "900", int)
+    demo_signin: bool = setting("SHOPBOT_DEMO_SIGNIN", "true", bool)
+    max_message_chars: int = setting("SHOPBOT_MAX_MESSAGE_CHARS", "5000", int)
+    trusted_proxies: str = setting("SHOPBOT_TRUSTED_PROXIES", "")
+    staff_token_days: float = setting("STAFF_TOKEN_DAYS", "30", float)
+    staff_sparql_rows: int = setting("STAFF_SPARQL_MAX_ROWS", "1000", int)
+    staff_sparql_bytes: int = setting("STAFF_SPARQL_MAX_BYTES", "2000000", int)
+    staff_sparql_seconds: float = setting("STAFF_SPARQL_SECONDS", "15", float)
+    staff_sparql_memory_mb: int = setting("STAFF_SPARQL_MEMORY_MB", "2048", int)
+    campaign_holdout: float = setting("SHOPBOT_CAMPAIGN_HOLDOUT", "0.10", float)
+    recommend_min_history: int = setting("SHOPBOT_RECOMMEND_MIN_HISTORY", "3", int)
     # --- hand-over to a person ---
-    agent_presence_seconds: float = field(default_factory=lambda: float(_env("SHOPBOT_AGENT_PRESENCE_SECONDS", "60")))
-    handoff_webhook_url: str = field(default_factory=lambda: _env("HANDOFF_WEBHOOK_URL", ""))
-    handoff_webhook_secret: str = field(default_factory=lambda: _env("HANDOFF_WEBHOOK_SECRET", ""))
-    handoff_relay_token: str = field(default_factory=lambda: _env("HANDOFF_RELAY_TOKEN", ""))
-    rasa_internal_url: str = field(default_factory=lambda: _env("RASA_INTERNAL_URL", ""))
+    agent_presence_seconds: float = setting("SHOPBOT_AGENT_PRESENCE_SECONDS", "60", float)
+    handoff_webhook_url: str = setting("HANDOFF_WEBHOOK_URL", "")
+    handoff_webhook_secret: str = setting("HANDOFF_WEBHOOK_SECRET", "")
+    handoff_relay_token: str = setting("HANDOFF_RELAY_TOKEN", "")
+    rasa_internal_url: str = setting("RASA_INTERNAL_URL", "")
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.campaign_holdout <= 0.9:
@@ -169,41 +183,20 @@ class Settings:
         master = _local_key(self.var_dir / "secret.key")
         return hmac.new(master, f"shopbot {purpose}".encode(), hashlib.sha256).hexdigest()
 
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
+        """Settings read from ``env`` (default: this process's environment); unset variables take their defaults."""
+        env = os.environ if env is None else env
+        return cls(**{f.name: _parse(f.metadata["kind"], env.get(f.metadata["variable"], f.metadata["default"]))
+                      for f in fields(cls)})
+
+    def to_env(self) -> dict[str, str]:
+        """Every setting as the environment variable that gives it (``Settings.from_env(s.to_env()) == s``)."""
+        return {f.metadata["variable"]: _format(getattr(self, f.name)) for f in fields(self)}
+
     def service_env(self) -> dict[str, str]:
-        """Environment variables that give a child process these same knowledge settings."""
-        return {
-            "SHOPBOT_VAR_DIR": str(self.var_dir),
-            "SPARQL_QUERY_URL": self.sparql_query_url,
-            "SPARQL_UPDATE_URL": self.sparql_update_url,
-            "SPARQL_USER": self.sparql_user,
-            "SPARQL_PASSWORD": self.sparql_password,
-            "SPARQL_TIMEOUT": str(self.sparql_timeout),
-            "KG_CACHE_SECONDS": str(self.catalog_cache_seconds),
-            "DATABASE_URL": self.database_url,
-            "TRACKER_STORE_URL": self.tracker_store_url,
-            "SHOPBOT_PUBLIC_URL": self.public_url,
-            "RASA_PUBLIC_URL": self.rasa_public_url,
-            "SHOPBOT_STORE_DIR": str(self.store_dir),
-            "SHOPBOT_VAR_DIR": str(self.var_dir),  # the action server reads the models the stack trained
-            "SHOPBOT_CURRENCY": self.currency,
-            "RASA_HOST": self.rasa_host,
-            "ACTION_HOST": self.action_host,
-            "WEB_HOST": self.web_host,
-            "SHOPPER_TOKEN_SECONDS": str(self.shopper_token_seconds),
-            "SHOPBOT_DEMO_SIGNIN": "true" if self.demo_signin else "false",
-            "SHOPBOT_MAX_MESSAGE_CHARS": str(self.max_message_chars),
-            "SHOPBOT_TRUSTED_PROXIES": self.trusted_proxies,
-            "STAFF_TOKEN_DAYS": str(self.staff_token_days),
-            "STAFF_SPARQL_MAX_ROWS": str(self.staff_sparql_rows),
-            "STAFF_SPARQL_MAX_BYTES": str(self.staff_sparql_bytes),
-            "STAFF_SPARQL_SECONDS": str(self.staff_sparql_seconds),
-            "STAFF_SPARQL_MEMORY_MB": str(self.staff_sparql_memory_mb),
-            "SHOPBOT_CAMPAIGN_HOLDOUT": str(self.campaign_holdout),
-            "SHOPBOT_RECOMMEND_MIN_HISTORY": str(self.recommend_min_history),
-            "SHOPBOT_AGENT_PRESENCE_SECONDS": str(self.agent_presence_seconds),
-            "HANDOFF_WEBHOOK_URL": self.handoff_webhook_url,
-            "RASA_INTERNAL_URL": self.rasa_internal_url,
-        }
+        """The environment that gives a child process these same settings, secrets left out (see ``secret_env``)."""
+        return {name: value for name, value in self.to_env().items() if name not in SECRET_VARIABLES}
 
     def secret_env(self, *purposes: str) -> dict[str, str]:
         """The environment variables carrying the named secrets to a child process (never its command line)."""
@@ -231,4 +224,4 @@ def _local_key(path: Path) -> bytes:
 
 def get_settings() -> Settings:
     """Settings read from the current environment."""
-    return Settings()
+    return Settings.from_env()

@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 
 from knowledge.catalog_index import CatalogIndex
 from knowledge.catalog_watch import AuditChangeLog, CatalogWatch, ChangeLog
+from knowledge.connections import graph_client
 from knowledge.matcher import Span
 from knowledge.products import (
     MAX_CANDIDATES, MAX_PRODUCTS, Comparison, Product, SearchFacets, compare_products, get_product, get_products,
@@ -23,7 +24,7 @@ from knowledge.products import (
 )
 from knowledge.refinement import PAGE, SearchState
 from knowledge.settings import Settings, get_settings
-from knowledge.sparql import HttpSparqlClient, SparqlEndpoint
+from knowledge.sparql import SparqlEndpoint
 from knowledge.textsearch import ProductTextIndex, product_texts, rank
 from knowledge.vocabulary import CatalogNames, Resolution, Vocabulary
 
@@ -53,12 +54,8 @@ class Shop:
     def from_settings(cls, settings: Optional[Settings] = None) -> "Shop":
         """A shop on the SPARQL endpoint the settings name."""
         settings = settings or get_settings()
-        auth = (settings.sparql_user, settings.sparql_password) if settings.sparql_user else None
-        client = HttpSparqlClient(
-            settings.sparql_query_url, settings.sparql_update_url, timeout=settings.sparql_timeout, auth=auth
-        )
-        bulk = HttpSparqlClient(settings.sparql_query_url, settings.sparql_update_url,
-                                timeout=max(settings.sparql_timeout, BULK_READ_SECONDS), auth=auth)
+        client = graph_client(settings)
+        bulk = graph_client(settings, timeout=max(settings.sparql_timeout, BULK_READ_SECONDS))
         changes = AuditChangeLog(settings.database_url) if settings.database_url else None
         return cls(client, settings.catalog_cache_seconds, ProductTextIndex(path=settings.text_index_file), changes, bulk)
 

@@ -15,6 +15,8 @@ from knowledge.sparql import HttpSparqlClient, OxigraphStoreClient
 
 CATALOG = PROJECT_ROOT / "data" / "store" / "catalog.ttl"
 
+pytest_plugins = ["tests.actions"]  # the actions' tracker fixtures: action_context, trained_context, domain, shop_db
+
 
 @pytest.fixture(scope="session")
 def catalog_file(tmp_path_factory: pytest.TempPathFactory) -> Path:

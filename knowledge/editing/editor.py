@@ -109,15 +109,9 @@ class Editor:
     @classmethod
     def from_settings(cls, settings=None) -> "Editor":  # noqa: ANN001 - knowledge.settings.Settings
         """An editor on the SPARQL endpoint and database the settings (environment) name."""
-        from knowledge.settings import get_settings
-        from knowledge.shopdb.engine import connect
-        from knowledge.sparql import HttpSparqlClient
+        from knowledge.connections import graph_client, shop_database
 
-        settings = settings or get_settings()
-        auth = (settings.sparql_user, settings.sparql_password) if settings.sparql_user else None
-        kg = HttpSparqlClient(settings.sparql_query_url, settings.sparql_update_url,
-                              timeout=settings.sparql_timeout, auth=auth)
-        return cls(kg, connect(settings.database_url))
+        return cls(graph_client(settings), shop_database(settings))
 
     def close(self) -> None:
         """Close the database's pooled connections."""

@@ -18,50 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Optional, Sequence
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Float, Index, Integer, String, func, insert, select
+from sqlalchemy import func, insert, select
 
 from knowledge.shopdb.engine import DB, session_scope
-from knowledge.shopdb.models import Base, _in
+from knowledge.shopdb.models import BEHAVIOUR_KINDS, EVENT_WEIGHTS, SOURCES, BehaviourEvent
 
-#: Kinds of event and how much each says about a shopper's taste (0: not a taste signal, e.g. shown).
-EVENT_WEIGHTS = {
-    "view": 1.0,  # a product's facts or price asked for by name
-    "info": 1.5,  # "Tell me more"
-    "click": 2.0,  # another click on a product card or button
-    "rec_click": 2.0,  # a click on a recommended product
-    "campaign_click": 2.0,  # a click on a campaign's product
-    "cart": 3.0,  # added to the cart, where the store has one
-    "rec_shown": 0.0,
-    "campaign_shown": 0.0,
-    "campaign_held_out": 0.0,  # the campaign would have been shown: the shopper is in its control group
-}
-BEHAVIOUR_KINDS = tuple(EVENT_WEIGHTS)
-SOURCES = ("chat", "store")
 #: At most this many events are written by one call (a reply shows a handful of products).
 MAX_EVENTS_PER_CALL = 50
 GUEST_PREFIX = "session:"
-
-
-class BehaviourEvent(Base):
-    """One live event: who (customer and/or conversation), what kind, which product, which campaign, when."""
-
-    __tablename__ = "behaviour_events"
-    __table_args__ = (
-        CheckConstraint(_in("kind", BEHAVIOUR_KINDS), name="ck_behaviour_events_kind"),
-        CheckConstraint(_in("source", SOURCES), name="ck_behaviour_events_source"),
-        Index("ix_behaviour_events_session_at", "session_id", "at"),
-        Index("ix_behaviour_events_campaign_kind", "campaign_id", "kind"),
-    )
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    at = Column(DateTime, nullable=False, index=True)
-    kind = Column(String(24), nullable=False)
-    customer_id = Column(String(64), nullable=True, index=True)
-    session_id = Column(String(255), nullable=True)
-    product_id = Column(String(16), nullable=True, index=True)
-    campaign_id = Column(String(120), nullable=True)
-    source = Column(String(16), nullable=False, default="chat")
-    value = Column(Float, nullable=False, default=1.0)
 
 
 @dataclass(frozen=True)

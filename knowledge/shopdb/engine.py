@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.shopdb.models import TABLES, Base
+from knowledge.shopdb.upgrades import upgrade
 
 
 def _sqlite_file(url: URL) -> Optional[Path]:
@@ -47,13 +48,9 @@ def make_engine(url: Union[str, URL]) -> Engine:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet (existing tables and rows are left alone)."""
-    import knowledge.shopdb.behaviour  # noqa: F401 - registers the live behaviour log on Base
-    import knowledge.shopdb.handoff  # noqa: F401 - registers the live hand-over's tables on Base
-    import knowledge.shopdb.staff  # noqa: F401 - registers the staff tables and the graph's audit log on Base
-
+    """Create the tables that do not exist yet and bring older ones up to date (rows are left alone)."""
     Base.metadata.create_all(engine, checkfirst=True)
-    knowledge.shopdb.staff.widen_roles(engine)
+    upgrade(engine)
 
 
 def drop_schema(engine: Engine) -> None:

@@ -21,82 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Sequence
 
-from sqlalchemy import (CheckConstraint, Column, DateTime, ForeignKey, Integer, String, Text, event, inspect, select,
-                        text, update)
+from sqlalchemy import select, update
 
 from knowledge.shopdb.engine import DB, session_scope
-from knowledge.shopdb.models import Base, Customer, HandoffRequest, _in
+from knowledge.shopdb.models import AgentPresence, Customer, HandoffRequest, OutboxEvent, SupportMessage
 from knowledge.shopdb.support import MAX_SENDER_CHARS, clean_text, record_handoff
 
 WAITING, WITH_AGENT, CLOSED = "open", "assigned", "closed"
 STATE_NAMES = {WAITING: "waiting", WITH_AGENT: "open", CLOSED: "closed"}
 OUTCOMES = ("handed_back", "closed")
-MESSAGE_STATUSES = ("new", "done")
 MAX_NOTE_CHARS = 2_000
 MAX_EMAIL_CHARS = 254
 MAX_ATTEMPTS = 8
-
-
-class AgentPresence(Base):
-    """When a staff member who answers shoppers was last seen in the inbox or the helpdesk API."""
-
-    __tablename__ = "agent_presence"
-
-    username = Column(String(64), primary_key=True)
-    seen_at = Column(DateTime, nullable=False, index=True)
-
-
-class SupportMessage(Base):
-    """A message a shopper left for the team while nobody could take the conversation."""
-
-    __tablename__ = "support_messages"
-    __table_args__ = (CheckConstraint(_in("status", MESSAGE_STATUSES), name="ck_support_messages_status"),)
-
-    id = Column(String(16), primary_key=True)
-    sender_id = Column(String(255), nullable=False, index=True)
-    customer_id = Column(String(16), ForeignKey("customers.id"), nullable=True, index=True)
-    email = Column(String(254), nullable=False)
-    text = Column(Text, nullable=False)
-    created_at = Column(DateTime, nullable=False, index=True)
-    status = Column(String(16), nullable=False, default="new", index=True)
-    handled_by = Column(String(64), nullable=True)
-    handled_at = Column(DateTime, nullable=True)
-
-
-class OutboxEvent(Base):
-    """Something an outside helpdesk should hear about, in order: delivered with retries by the web app."""
-
-    __tablename__ = "handoff_outbox"
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    subject = Column(String(16), nullable=False, index=True)  # the hand-over (HO-…) or left message (MS-…)
-    kind = Column(String(32), nullable=False)
-    payload = Column(Text, nullable=False, default="{}")
-    created_at = Column(DateTime, nullable=False)
-    next_attempt_at = Column(DateTime, nullable=False, index=True)
-    attempts = Column(Integer, nullable=False, default=0)
-    delivered_at = Column(DateTime, nullable=True, index=True)
-    last_error = Column(Text, nullable=True)
-
-
-#: Columns of ``handoff_requests`` that older databases lack: added on start.
-_ADDED_COLUMNS = (
-    ("triggered_by", "VARCHAR(32)"), ("previous_intent", "VARCHAR(64)"), ("agent", "VARCHAR(64)"),
-    ("taken_at", "TIMESTAMP"), ("first_reply_at", "TIMESTAMP"), ("closed_at", "TIMESTAMP"),
-    ("outcome", "VARCHAR(16)"), ("close_note", "TEXT"), ("forwarded_event", "INTEGER"),
-)
-
-
-@event.listens_for(Base.metadata, "after_create")
-def _add_handoff_columns(_metadata, connection, **_kw) -> None:  # noqa: ANN001 - SQLAlchemy's DDL event
-    """Give a ``handoff_requests`` table of an older version the columns of the live hand-over."""
-    inspector = inspect(connection)
-    if "handoff_requests" not in inspector.get_table_names():
-        return
-    present = {column["name"] for column in inspector.get_columns("handoff_requests")}
-    for column, sql_type in _ADDED_COLUMNS:
-        if column not in present:
-            connection.execute(text(f"ALTER TABLE handoff_requests ADD COLUMN {column} {sql_type}"))  # constants
 
 
 class HandoffError(ValueError):

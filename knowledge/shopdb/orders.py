@@ -30,7 +30,12 @@ MAX_ADDRESS_CHARS = 300
 MAX_REASON_CHARS = 500
 MAX_RECENT_ORDERS = 50
 
-_ORDER_ID = re.compile(r"#?\s*(?:SB\s*[-_#]?\s*)?([0-9]{6})", re.IGNORECASE | re.ASCII)
+#: How shoppers write an order number's prefix ("SB-", "sb ", "#SB_") and its six digits: the one definition.
+_PREFIX, _DIGITS = r"SB\s*[-_#]?\s*", r"([0-9]{6})"
+_ORDER_ID = re.compile(rf"#?\s*(?:{_PREFIX})?{_DIGITS}", re.IGNORECASE | re.ASCII)  # the whole text, prefix optional
+_ORDER_ID_IN_TEXT = re.compile(rf"#?\b{_PREFIX}{_DIGITS}\b", re.IGNORECASE | re.ASCII)  # in a sentence, prefixed
+#: The only status in which an order can still be cancelled or sent elsewhere (it has not left the warehouse).
+OPEN_STATUS = "processing"
 _RETURN_ID_ATTEMPTS = 20
 _system_random = random.SystemRandom()
 
@@ -168,12 +173,12 @@ class OrderView:
     @property
     def cancellable(self) -> bool:
         """Whether the order can still be cancelled."""
-        return self.status == "processing"
+        return self.status == OPEN_STATUS
 
     @property
     def address_changeable(self) -> bool:
         """Whether the shipping address can still be changed."""
-        return self.status == "processing"
+        return self.status == OPEN_STATUS
 
     @property
     def item_count(self) -> int:
@@ -201,6 +206,12 @@ def normalize_order_id(text: Any) -> Optional[str]:
     if not isinstance(text, str) or len(text) > 32:
         return None
     match = _ORDER_ID.fullmatch(text.strip().rstrip(".,;:!?").strip())
+    return f"SB-{match.group(1)}" if match else None
+
+
+def find_order_id(text: Any) -> Optional[str]:
+    """The canonical number of the first order number written in a sentence ("where is sb 104532?"), else None."""
+    match = _ORDER_ID_IN_TEXT.search(text) if isinstance(text, str) else None
     return f"SB-{match.group(1)}" if match else None
 
 
@@ -331,7 +342,7 @@ def _set_while_processing(session: Session, order: Order, **values: Any) -> bool
     """Update the order only if it is still processing (atomic: a concurrent shipment wins); whether it did."""
     result = session.execute(
         update(Order)
-        .where(Order.id == order.id, Order.status == "processing")
+        .where(Order.id == order.id, Order.status == OPEN_STATUS)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -342,7 +353,7 @@ def cancel_order(db: DB, order_id: Any, customer_id: Optional[str] = None, email
     """Cancel the shopper's order while it is processing; raises OrderNotCancellable otherwise."""
     with session_scope(db) as session:
         order = _owned_order(session, order_id, customer_id, email)
-        if order.status != "processing" or not _set_while_processing(session, order, status="cancelled"):
+        if order.status != OPEN_STATUS or not _set_while_processing(session, order, status="cancelled"):
             session.rollback()
             raise OrderNotCancellable(_current_status(session, order.id))
         session.commit()
@@ -356,7 +367,7 @@ def change_shipping_address(
     with session_scope(db) as session:
         order = _owned_order(session, order_id, customer_id, email)
         address = validate_address(new_address)
-        if order.status != "processing" or not _set_while_processing(session, order, shipping_address=address):
+        if order.status != OPEN_STATUS or not _set_while_processing(session, order, shipping_address=address):
             session.rollback()
             raise AddressNotChangeable(_current_status(session, order.id))
         session.commit()

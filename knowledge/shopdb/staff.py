@@ -11,8 +11,8 @@ shoppers handed over to a person) and ``admin`` (may do everything, answering sh
 ``scrypt$n$r$p$salt$hash`` (random salt, n=2**17, r=8, p=1 as OWASP recommends; a hash made with weaker
 parameters is replaced at the next good sign-in); tokens and session ids only as SHA-256 hashes. API
 tokens expire (``STAFF_TOKEN_DAYS``, default 30); ``revoke_staff`` ends every token and session of a staff
-member, and a new password does the same. The tables live in the shop database (``ensure_schema`` creates
-them, and adds the columns newer versions need to tables an older version created); ``kg_changes`` and
+member, and a new password does the same. The tables live in the shop database (``knowledge.shopdb.models``;
+``ensure_schema`` creates them, ``knowledge.shopdb.upgrades`` brings older ones up to date); ``kg_changes`` and
 ``kg_write_lock`` belong to ``knowledge.editing``, which writes and reads them.
 """
 
@@ -27,15 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, ForeignKey, Integer, MetaData, String, Text, delete,
-                        event, inspect, select, text)
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from knowledge.shopdb.engine import DB, session_scope
-from knowledge.shopdb.models import Base, _in
+from knowledge.shopdb.models import (  # noqa: F401 - STAFF_TABLES: the staff tables, importable from here too
+    ROLES, STAFF_TABLES, KgChange, KgWriteLock, StaffAccount, StaffSession, StaffToken,
+)
 
-ROLES = ("viewer", "editor", "agent", "admin")
 ACTIONS = ("read", "write", "manage", "handoff")
 _ROLE_ACTIONS = {
     "viewer": frozenset({"read"}),
@@ -50,90 +49,6 @@ USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
 SESSION_LIFETIME = timedelta(hours=8)
 TOKEN_LIFETIME = timedelta(days=30)  # the default; `STAFF_TOKEN_DAYS` sets it for the API and the CLI
-
-
-class StaffAccount(Base):
-    """A support staff member who may sign in to the admin page, the REST API and the CLI."""
-
-    __tablename__ = "staff"
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_staff_role"),)
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    username = Column(String(64), nullable=False, unique=True)
-    password_hash = Column(String(255), nullable=False)
-    role = Column(String(16), nullable=False, default="viewer")
-    display_name = Column(String(64), nullable=True)  # what shoppers see when this person answers them
-    created_at = Column(DateTime, nullable=False)
-    active = Column(Boolean, nullable=False, default=True)
-
-
-class StaffToken(Base):
-    """An API token of a staff member, stored as its SHA-256 hash."""
-
-    __tablename__ = "staff_tokens"
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    token_hash = Column(String(64), nullable=False, unique=True)
-    username = Column(String(64), ForeignKey("staff.username", ondelete="CASCADE"), nullable=False, index=True)
-    created_at = Column(DateTime, nullable=False)
-    last_used = Column(DateTime, nullable=True)
-    expires_at = Column(DateTime, nullable=True)  # NULL (a token of an older version): created_at + TOKEN_LIFETIME
-
-
-class StaffSession(Base):
-    """A signed-in web session: the cookie's SHA-256 hash, its CSRF token and when it expires."""
-
-    __tablename__ = "staff_sessions"
-
-    id_hash = Column(String(64), primary_key=True)
-    username = Column(String(64), ForeignKey("staff.username", ondelete="CASCADE"), nullable=False, index=True)
-    csrf_token = Column(String(64), nullable=False)
-    created_at = Column(DateTime, nullable=False)
-    expires_at = Column(DateTime, nullable=False, index=True)
-
-
-class KgChange(Base):
-    """One change written to the knowledge graph: who, when, what (N-Triples added and removed), which subjects."""
-
-    __tablename__ = "kg_changes"
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    username = Column(String(64), nullable=False, index=True)
-    created_at = Column(DateTime, nullable=False, index=True)
-    summary = Column(Text, nullable=False, default="")
-    added = Column(Text, nullable=False, default="")
-    removed = Column(Text, nullable=False, default="")
-    reverts = Column(Integer, ForeignKey("kg_changes.id"), nullable=True, index=True)
-    subjects = Column(Text, nullable=False, default="")
-
-
-class KgWriteLock(Base):
-    """One row that every graph writer updates first: it serialises writers (SQLite write lock, row lock elsewhere)."""
-
-    __tablename__ = "kg_write_lock"
-
-    id = Column(Integer, primary_key=True)
-    writes = Column(Integer, nullable=False, default=0)
-    updated_at = Column(DateTime, nullable=True)
-
-
-#: The tables of this module (``knowledge.shopdb.models.TABLES`` holds only the shop's own).
-STAFF_TABLES = (
-    StaffAccount.__table__, StaffToken.__table__, StaffSession.__table__, KgChange.__table__, KgWriteLock.__table__,
-)
-
-#: Columns added after the first release: (table, column, SQL type), added to existing tables on start.
-_ADDED_COLUMNS = (("staff_tokens", "expires_at", "TIMESTAMP"), ("staff", "display_name", "VARCHAR(64)"))
-
-
-@event.listens_for(Base.metadata, "after_create")
-def _add_new_columns(_metadata, connection, **_kw) -> None:  # noqa: ANN001 - SQLAlchemy's DDL event
-    """Give tables created by an older version the columns this version needs (they start out NULL)."""
-    inspector = inspect(connection)
-    tables = set(inspector.get_table_names())
-    for table, column, sql_type in _ADDED_COLUMNS:
-        if table in tables and column not in {c["name"] for c in inspector.get_columns(table)}:
-            connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))  # constants only
 
 
 class StaffError(ValueError):
@@ -188,54 +103,6 @@ def can(role: str, action: str) -> bool:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r} (one of {', '.join(ACTIONS)})")
     return action in _ROLE_ACTIONS.get(role, frozenset())
-
-
-def widen_roles(engine: Engine) -> None:
-    """Let a staff table made by an older version hold today's roles (its CHECK constraint listed fewer).
-
-    PostgreSQL and most databases replace the constraint; SQLite, which cannot alter one, copies the table
-    into a new one as its documentation describes (foreign keys off meanwhile, so tokens and sessions stay).
-    """
-    wanted = _in("role", ROLES)
-    with engine.connect() as connection:
-        if "staff" not in inspect(connection).get_table_names():
-            return
-        if engine.dialect.name == "sqlite":
-            sql = connection.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'staff'").scalar() or ""
-            if all(repr(role) in sql for role in ROLES):
-                return
-            _rebuild_sqlite_staff(connection)
-            return
-        checks = {c.get("name"): c.get("sqltext", "") for c in inspect(connection).get_check_constraints("staff")}
-        if "ck_staff_role" in checks and all(role in str(checks["ck_staff_role"]) for role in ROLES):
-            return
-        if "ck_staff_role" in checks:
-            connection.exec_driver_sql("ALTER TABLE staff DROP CONSTRAINT ck_staff_role")
-        connection.exec_driver_sql(f"ALTER TABLE staff ADD CONSTRAINT ck_staff_role CHECK ({wanted})")  # constants
-        connection.commit()
-
-
-def _rebuild_sqlite_staff(connection: Connection) -> None:
-    """SQLite's twelve steps for a changed constraint: new table, copy, drop, rename, check the foreign keys."""
-    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-    try:
-        old = {c["name"] for c in inspect(connection).get_columns("staff")}
-        new = StaffAccount.__table__.to_metadata(MetaData(), name="staff_new")
-        new.create(connection)
-        columns = ", ".join(c.name for c in new.columns if c.name in old)  # names from our own model only
-        connection.exec_driver_sql(f"INSERT INTO staff_new ({columns}) SELECT {columns} FROM staff")
-        connection.exec_driver_sql("DROP TABLE staff")
-        connection.exec_driver_sql("ALTER TABLE staff_new RENAME TO staff")
-        problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if problems:
-            raise RuntimeError(f"the staff table could not be upgraded: {problems}")
-        connection.commit()
-    except BaseException:
-        connection.rollback()
-        raise
-    finally:
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 # --- passwords ------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.context import use_context
 from actions.products import (
     ActionCheckAvailability,
     ActionCompareProducts,
@@ -21,7 +22,6 @@ from actions.products import (
 from bot.nlu.shopping_terms import shopping_terms
 from knowledge.products import get_product
 from knowledge.refinement import PAGE
-from knowledge.shop import reset_default_shop
 from knowledge.sparql import render
 from tests.conftest import SparqlServer
 from tests.oracles import faceted_search, products
@@ -33,9 +33,9 @@ def shop_on_server(sparql_server: SparqlServer, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SPARQL_QUERY_URL", sparql_server.query_url)
     monkeypatch.setenv("SPARQL_UPDATE_URL", sparql_server.update_url)
     monkeypatch.setenv("KG_CACHE_SECONDS", "0")
-    reset_default_shop()
+    use_context(None)
     yield
-    reset_default_shop()
+    use_context(None)
 
 
 def tracker(text: str, intent: str, entities: list[dict[str, Any]] = (), **slots: Any) -> Tracker:
@@ -203,7 +203,7 @@ def test_graph_down_gets_an_apology(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.services import free_port
 
     monkeypatch.setenv("SPARQL_QUERY_URL", f"http://127.0.0.1:{free_port()}/query")
-    reset_default_shop()
+    use_context(None)
     messages, events = run(ActionProductPrice(), tracker("how much is the trailblazer 2", "ask_price", [product("trailblazer 2")]))
     assert [m.get("response") for m in messages] == ["utter_kg_unavailable"]
     assert events == []

@@ -121,3 +121,12 @@ def test_recommendations_come_with_reasons(stack: Stack) -> None:
     guest = chat(stack, "guest-picks")
     guest.text("tell me about the trailblazer 2")
     assert "shoppers who liked the Trailblazer 2 GTX Running Shoe also liked this" in guest.text("what would you recommend?")
+
+
+def test_a_stack_with_its_own_var_dir_trains_and_reads_its_own_recommender(stack: Stack) -> None:
+    own = stack.settings.recommender_file
+    assert own.is_relative_to(stack.settings.var_dir) and own.exists()  # trained by the stack at its start
+    answer = chat(stack, "own-model", customer_id="C0002").say("can you recommend something?")
+    assert "Here are some picks for you" in "\n".join(m.get("text", "") for m in answer)
+    actions = next(s for s in stack.services if s.name == "action server")
+    assert f"recommender loaded from {own}" in actions.log_path.read_text(errors="replace")

@@ -9,7 +9,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.support import ActionFallback, last_said
+from actions.common import last_said
+from actions.support import ActionFallback
 
 
 def tracker(ranking: list[tuple[str, float]], entities: list[dict[str, Any]] = (), events: list = ()) -> Tracker:

@@ -141,3 +141,28 @@ def test_importing_opens_no_database(tmp_path: Path) -> None:
     env = {"SHOPBOT_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, check=True, timeout=60)
     assert list(tmp_path.iterdir()) == []
+
+
+SHOPDB_MODULES = ("engine", "models", "upgrades", "orders", "customers", "support", "behaviour", "handoff", "staff",
+                  "generate")
+
+
+@pytest.mark.parametrize("module", SHOPDB_MODULES)
+def test_every_table_is_in_the_schema_whichever_module_is_imported_first(module: str, tmp_path: Path) -> None:
+    """No table joins the schema as the side effect of an import: the engine alone creates every one of them."""
+    script = (f"import sys, knowledge.shopdb.{module}\n"
+              "from knowledge.shopdb.engine import connect\n"
+              "from sqlalchemy import inspect\n"
+              f"db = connect('sqlite:///{tmp_path / 'shop.db'}')\n"
+              "print(' '.join(sorted(inspect(db.engine).get_table_names())))\n"
+              "print(' '.join(sorted(m for m in sys.modules if m.startswith('knowledge.shopdb.'))))\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=str(PROJECT_ROOT), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    tables, modules = result.stdout.splitlines()
+    users = {"knowledge.shopdb.staff", "knowledge.shopdb.handoff", "knowledge.shopdb.behaviour"}
+    if module in ("engine", "models", "upgrades"):  # the modules that use the tables are not needed to make them
+        assert not users & set(modules.split())
+    assert set(tables.split()) == TABLE_NAMES | {
+        "behaviour_events", "agent_presence", "support_messages", "handoff_outbox",
+        "staff", "staff_tokens", "staff_sessions", "kg_changes", "kg_write_lock",
+    }
