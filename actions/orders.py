@@ -214,7 +214,8 @@ def start_return(dispatcher: CollectingDispatcher, tracker: Tracker, order: shop
                                           "Returns open once an order has been delivered.")
             return forget_order()
     dispatcher.utter_message(
-        text=f"I've started return {started.return_id} for order {order.order_id}. Send the items back {policy.condition if policy else ''}"
+        text=f"I've started return {started.return_id} for order {order.order_id}. "
+             f"Send the items back {policy.condition if policy else ''}"
              f" within {window} days of delivery; your refund of {render.money(started.refund_amount, order.currency)} "
              f"goes to {policy.refund_method if policy else 'your original payment method'}.".replace("  ", " ")
     )

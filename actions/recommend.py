@@ -107,5 +107,5 @@ class ActionRecommend(ShopAction):
                 return
             dispatcher.utter_message(text=offer.campaign.message,
                                      json_message=campaign_payload(offer.campaign, products, get_settings().public_url))
-        except Exception:  # noqa: BLE001 - the picks matter more than the campaign
+        except Exception:  # the picks matter more than the campaign
             logger.exception("could not show the campaign")

@@ -353,7 +353,7 @@ class ConversationItem(pytest.Item):
             if failure:
                 raise ConversationMismatch(shown, number)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:  # noqa: ANN001
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:  # noqa: ANN001 - pytest's own signature (style is a str or None)
         if isinstance(excinfo.value, ConversationMismatch):
             return format_transcript(self.name, excinfo.value.transcript, excinfo.value.step)
         if isinstance(excinfo.value, ConversationFormatError):

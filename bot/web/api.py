@@ -51,7 +51,7 @@ def body(request: Request) -> dict[str, Any]:
         return {}
     try:
         data = request.json
-    except Exception as error:  # noqa: BLE001 - Sanic raises its own InvalidUsage for bad JSON
+    except Exception as error:  # Sanic raises its own InvalidUsage for bad JSON
         raise ValueError("the request body is not valid JSON") from error
     if not isinstance(data, dict):
         raise ValueError("the request body must be a JSON object")

@@ -18,7 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.offers import campaign_payload
-from bot.web.admin import edit
+from bot.web import edits
 from bot.web.auth import require
 from bot.web.common import blocking
 from bot.web.common import staff_page as page
@@ -48,6 +48,11 @@ def _segments(db) -> list[str]:  # noqa: ANN001 - ShopDB
     from knowledge.segments import segment_sizes
 
     return sorted(segment_sizes(db))
+
+
+async def _write(request: Request, build: edits.Build) -> edits.Outcome:
+    """Write a campaign change as the signed-in staff member (validated, audited, revertable)."""
+    return await edits.edit(request.app.ctx.editor, request.ctx.staff, build)
 
 
 def _form(request: Request, names: tuple[str, ...] = FIELDS) -> dict[str, str]:
@@ -80,7 +85,7 @@ async def index(request: Request) -> HTTPResponse:
 async def create(request: Request) -> HTTPResponse:
     """Create a campaign from the form."""
     fields = _form(request)
-    outcome = await edit(request, lambda _kg: create_campaign(fields))
+    outcome = await _write(request, lambda _kg: create_campaign(fields))
     if not outcome.written:
         return await _list_page(request, status=outcome.status, refusal=outcome.body, fields=fields)
     return response.redirect(f"/admin/campaigns/{quote(fields['id'].strip())}?done={outcome.body['id']}", status=303)
@@ -134,7 +139,7 @@ async def edit(request: Request, campaign_id: str) -> HTTPResponse:
     if not changed:
         return await _campaign_page(request, campaign_id, status=400, refusal={"error": "Nothing changed."},
                                     fields={"id": campaign_id, **fields})
-    outcome = await edit(request, lambda kg: update_campaign(kg, campaign_id, changed))
+    outcome = await _write(request, lambda kg: update_campaign(kg, campaign_id, changed))
     if not outcome.written:
         return await _campaign_page(request, campaign_id, status=outcome.status, refusal=outcome.body,
                                     fields={"id": campaign_id, **fields})
@@ -145,7 +150,7 @@ async def edit(request: Request, campaign_id: str) -> HTTPResponse:
 @require("write", api=False)
 async def delete(request: Request, campaign_id: str) -> HTTPResponse:
     """Delete a campaign (its figures stay in the behaviour log; revert the change to bring it back)."""
-    outcome = await edit(request, lambda kg: delete_campaign(kg, campaign_id))
+    outcome = await _write(request, lambda kg: delete_campaign(kg, campaign_id))
     if not outcome.written:
         return await _campaign_page(request, campaign_id, status=outcome.status, refusal=outcome.body)
     return response.redirect(f"/admin/campaigns?done={outcome.body['id']}", status=303)

@@ -48,9 +48,9 @@ def make_engine(url: Union[str, URL]) -> Engine:
 
 def ensure_schema(engine: Engine) -> None:
     """Create the tables that do not exist yet (existing tables and rows are left alone)."""
-    import knowledge.shopdb.behaviour  # noqa: F401 - registers the live behaviour log on Base
-    import knowledge.shopdb.handoff  # noqa: F401 - registers the live hand-over's tables on Base
-    import knowledge.shopdb.staff  # noqa: F401 - registers the staff tables and the graph's audit log on Base
+    import knowledge.shopdb.behaviour  # registers the live behaviour log on Base
+    import knowledge.shopdb.handoff  # registers the live hand-over's tables on Base
+    import knowledge.shopdb.staff  # registers the staff tables and the graph's audit log on Base
 
     Base.metadata.create_all(engine, checkfirst=True)
     knowledge.shopdb.staff.widen_roles(engine)

@@ -88,7 +88,7 @@ _ADDED_COLUMNS = (
 
 
 @event.listens_for(Base.metadata, "after_create")
-def _add_handoff_columns(_metadata, connection, **_kw) -> None:  # noqa: ANN001 - SQLAlchemy's DDL event
+def _add_handoff_columns(_metadata, connection, **_kw: Any) -> None:  # noqa: ANN001 - SQLAlchemy's DDL event
     """Give a ``handoff_requests`` table of an older version the columns of the live hand-over."""
     inspector = inspect(connection)
     if "handoff_requests" not in inspector.get_table_names():
@@ -200,7 +200,7 @@ def _row(session, handoff_id: Any) -> HandoffRequest:  # noqa: ANN001 - sqlalche
     return row
 
 
-def _enqueue(session, subject: str, kind: str, payload: Optional[dict[str, Any]] = None,  # noqa: ANN001
+def _enqueue(session, subject: str, kind: str, payload: Optional[dict[str, Any]] = None,  # noqa: ANN001 - a SQLAlchemy Session
              now: Optional[datetime] = None) -> None:
     now = now or utcnow()
     session.add(OutboxEvent(subject=subject, kind=kind, payload=json.dumps(payload or {}, ensure_ascii=False),

@@ -33,7 +33,7 @@ HANDOFF_STATUSES = ("open", "assigned", "closed")  # waiting for a person, with 
 
 CENT = Decimal("0.01")
 
-Base = declarative_base()
+Base: Any = declarative_base()  # Any: SQLAlchemy 1.4 types its declarative base only with its mypy plugin
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -127,7 +127,7 @@ _ADDED_COLUMNS = (("staff_tokens", "expires_at", "TIMESTAMP"), ("staff", "displa
 
 
 @event.listens_for(Base.metadata, "after_create")
-def _add_new_columns(_metadata, connection, **_kw) -> None:  # noqa: ANN001 - SQLAlchemy's DDL event
+def _add_new_columns(_metadata, connection, **_kw: object) -> None:  # noqa: ANN001 - SQLAlchemy's DDL event
     """Give tables created by an older version the columns this version needs (they start out NULL)."""
     inspector = inspect(connection)
     tables = set(inspector.get_table_names())
