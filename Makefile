@@ -80,7 +80,7 @@ nlu-report: setup  ## 5-fold cross-validation of the NLU model (not part of make
 nlu-eval: data  ## the NLU model on data/eval, never trained on: service macro-F1, out-of-scope recall, false rejections, small talk, confusions
 	$(BIN)/shopbot nlu eval --json results/nlu-eval.json
 
-bench-recommender: setup  ## our recommenders against scikit-surprise and implicit (needs ../shared/data)
+bench-recommender: setup  ## our recommenders against scikit-surprise and implicit (needs the data sets in SHOPBOT_DATASETS_DIR)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python bench/recommender.py
 
