@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 # Debian packages are installed with sudo unless we already are root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser netns postgres run test data model nlu-report nlu-eval bench-recommender clean help
+.PHONY: setup browser netns postgres run lint test data model nlu-report nlu-eval bench-recommender clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -65,7 +65,13 @@ model: data  ## train the Rasa model if its inputs changed
 run: model  ## set up, then start Oxigraph, the action server, the Rasa server and the store page (Ctrl-C stops them)
 	$(BIN)/shopbot run
 
-test: model browser netns postgres  ## set up, then run rasa data validate, the test stories and the pytest suite
+lint: setup  ## ruff on every Python file, mypy on knowledge/, and a reason after every noqa (settings in pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	@! git grep -n -E '# noqa: ?[A-Z]+[0-9]+(, ?[A-Z]+[0-9]+)* *$$' -- '*.py' || \
+	  { echo 'give each noqa its reason: "# noqa: XXX - why"'; exit 1; }
+
+test: lint model browser netns postgres  ## set up, lint, then run rasa data validate, the test stories and the pytest suite
 	$(BIN)/shopbot test
 
 nlu-report: setup  ## 5-fold cross-validation of the NLU model (not part of make test)
@@ -74,7 +80,7 @@ nlu-report: setup  ## 5-fold cross-validation of the NLU model (not part of make
 nlu-eval: data  ## the NLU model on data/eval, never trained on: service macro-F1, out-of-scope recall, false rejections, small talk, confusions
 	$(BIN)/shopbot nlu eval --json results/nlu-eval.json
 
-bench-recommender: setup  ## our recommenders against scikit-surprise and implicit (needs ../shared/data)
+bench-recommender: setup  ## our recommenders against scikit-surprise and implicit (needs the data sets in SHOPBOT_DATASETS_DIR)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python bench/recommender.py
 

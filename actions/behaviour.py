@@ -62,7 +62,7 @@ def record_product_views(tracker: Tracker, product_ids: Sequence[str], kind: Opt
             events.append(Event(found, product_id=product_id, customer_id=customer, session_id=session,
                                 campaign_id=campaign))
         record_events(context().db, events)
-    except Exception:  # noqa: BLE001 - the answer matters more than the log
+    except Exception:
         logger.exception("could not record product views")
 
 
@@ -73,7 +73,7 @@ def record_shown(tracker: Tracker, product_ids: Iterable[str], kind: str = "rec_
         customer, session = customer_id(tracker), tracker.sender_id
         record_events(context().db, [Event(kind, product_id=p, customer_id=customer, session_id=session,
                                         campaign_id=campaign_id) for p in list(product_ids)[:20]])
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("could not record products shown")
 
 

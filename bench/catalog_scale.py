@@ -32,14 +32,14 @@ from rdflib import Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kg import OxigraphServer, catalog_for, make_workload, say, time_cell  # noqa: E402
+from kg import OxigraphServer, catalog_for, make_workload, say, time_cell
 
-from knowledge.catalog_watch import AuditChangeLog  # noqa: E402
-from knowledge.policies import return_policy, shipping_options  # noqa: E402
-from knowledge.products import compare_products, get_products, search_ids  # noqa: E402
-from knowledge.settings import PROJECT_ROOT  # noqa: E402
-from knowledge.shop import Shop  # noqa: E402
-from knowledge.sparql import HttpSparqlClient  # noqa: E402
+from knowledge.catalog_watch import AuditChangeLog
+from knowledge.policies import return_policy, shipping_options
+from knowledge.products import compare_products, get_products, search_ids
+from knowledge.settings import PROJECT_ROOT
+from knowledge.shop import Shop
+from knowledge.sparql import HttpSparqlClient
 
 MEMORY = """
 import resource, sys

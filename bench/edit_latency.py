@@ -31,7 +31,7 @@ def ask(url: str, sender: str, text: str) -> str:
     return "\n".join(m.get("text", "") for m in answer)
 
 
-def seconds_until_said(url: str, question: str, expected: str, settings, timeout: float = 30) -> float:  # noqa: ANN001
+def seconds_until_said(url: str, question: str, expected: str, settings, timeout: float = 30) -> float:  # noqa: ANN001 - a Settings; kept untyped like the other bench helpers
     """Seconds until the answer to ``question`` contains ``expected`` (a new conversation each time)."""
     started = time.monotonic()
     rasa_url = url.split("/webhooks/")[0]

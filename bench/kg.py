@@ -273,18 +273,18 @@ def bench_size(size: int, args: argparse.Namespace) -> None:
             assert count_triples(server.client) == triples
         for name, query in STORE_QUERIES.items():
             say(f"  oxigraph {name}")
-            cells[("oxigraph", name)] = time_cell(f"oxigraph {name}", lambda i: query(server.client, work, i),
+            cells[("oxigraph", name)] = time_cell(f"oxigraph {name}", lambda i, query=query: query(server.client, work, i),
                                                   args.runs, budget)
         vocabulary = load_vocabulary(server.client)
 
     rdflib_client = RdflibGraphClient(graph)
     for name, query in STORE_QUERIES.items():
         say(f"  rdflib {name}")
-        cells[("rdflib", name)] = time_cell(f"rdflib {name}", lambda i: query(rdflib_client, work, i),
+        cells[("rdflib", name)] = time_cell(f"rdflib {name}", lambda i, query=query: query(rdflib_client, work, i),
                                             args.runs, budget)
     for name, mentions in RESOLVES.items():
         items = mentions(work)
-        cells[("in process", name)] = time_cell(name, lambda i: vocabulary.resolve(items[i % len(items)]),
+        cells[("in process", name)] = time_cell(name, lambda i, items=items: vocabulary.resolve(items[i % len(items)]),
                                                 args.runs, budget)
     report(size, triples, path, loads, cells, len(vocabulary.keys))
 

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from knowledge.recommend import SVD, Hybrid, ImplicitItemCF, ItemKNN, Popularity, UserKNN, fit_params  # noqa: E402
-from knowledge.settings import get_settings  # noqa: E402
-from knowledge.recommend.evaluation import (  # noqa: E402
+from knowledge.recommend import SVD, Hybrid, ImplicitItemCF, ItemKNN, Popularity, UserKNN, fit_params  # noqa: E402 - after the sys.path set-up that lets the script run from a checkout
+from knowledge.settings import get_settings  # noqa: E402 - after the sys.path set-up that lets the script run from a checkout
+from knowledge.recommend.evaluation import (  # noqa: E402 - after the sys.path set-up that lets the script run from a checkout
     DatasetMissing,
     fit_and_predict,
     kfold_indices,

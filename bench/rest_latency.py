@@ -19,7 +19,7 @@ from knowledge.products import get_products
 from knowledge.shop import Shop
 
 
-def measure(rasa_url: str, shop: Shop, count: int, settings, seed: int = 7) -> list[float]:  # noqa: ANN001
+def measure(rasa_url: str, shop: Shop, count: int, settings, seed: int = 7) -> list[float]:  # noqa: ANN001 - a Settings; kept untyped like the other bench helpers
     """Seconds per answered price question, for ``count`` questions about random products (in 20 conversations)."""
     rng = random.Random(seed)
     ids = [f"P{n:04d}" for n in range(1, 322)]

@@ -22,11 +22,11 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import assistant, conversation  # noqa: E402
-from bot.identity import Gate, issue_shopper_token  # noqa: E402
-from knowledge.shopdb.engine import connect  # noqa: E402
-from knowledge.shopdb.staff import add_staff, get_staff, hash_password, issue_token  # noqa: E402
-from tests.security.shoppers import SocketShopper  # noqa: E402
+from benchlib import assistant, conversation
+from bot.identity import Gate, issue_shopper_token
+from knowledge.shopdb.engine import connect
+from knowledge.shopdb.staff import add_staff, get_staff, hash_password, issue_token
+from tests.security.shoppers import SocketShopper
 
 PRICE_LIKE = {"digits": "1" * 4_990, "under": "under " + "9" * 4_990, "dollars": "$1 " * 1_660,
               "ranges": "between 1 and " + "1-" * 2_490}

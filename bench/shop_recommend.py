@@ -47,7 +47,8 @@ def main() -> int:
     engine = ShopRecommender.load(ensure_model(folder / "rec.npz", db, kg), kg, db)
     fit = time.perf_counter() - started
     print(f"demo shop: {counts['customers']} customers, {counts['interactions']} interactions; hybrid fit {fit:.2f} s")
-    print(f"recommend() for {args.customer}: median {timed(lambda: engine.model.recommend(args.customer, n=10), args.repeat):.2f} ms")
+    median = timed(lambda: engine.model.recommend(args.customer, n=10), args.repeat)
+    print(f"recommend() for {args.customer}: median {median:.2f} ms")
     print(f"for_customer() incl. stock check in the graph: median "
           f"{timed(lambda: engine.for_customer(args.customer, n=3), max(1, args.repeat // 10)):.2f} ms")
     return 0

@@ -166,7 +166,7 @@ def our_conversations(rng: random.Random, catalog: Catalog) -> Iterator[list[Tur
     def thanks() -> Turn:
         return Turn("chitchat", rng.choice(["thanks", "thank you", "thanks a lot"]), answered)
 
-    def named(product) -> str:  # noqa: ANN001
+    def named(product) -> str:  # noqa: ANN001 - a Product or None
         return product.name if rng.random() < 0.7 else product.name.lower()
 
     def product_chat() -> list[Turn]:
@@ -302,7 +302,7 @@ def machine_cpu_seconds() -> float:
 _SETTINGS: list = []
 
 
-async def _conversation(session, url: str, fallback: str, turns: list[Turn]) -> tuple[str, dict]:  # noqa: ANN001
+async def _conversation(session, url: str, fallback: str, turns: list[Turn]) -> tuple[str, dict]:  # noqa: ANN001 - an aiohttp ClientSession, imported only when the benchmark runs
     """A conversation id the server issued (with the customer's shopper token when the turns are signed in);
     a bot without server-issued ids (the bare Rasa bot) keeps ``fallback``."""
     from bot.identity import issue_shopper_token
@@ -315,7 +315,7 @@ async def _conversation(session, url: str, fallback: str, turns: list[Turn]) -> 
         return (await response.json())["sender"], headers
 
 
-async def _shopper(session, url: str, prefix: str, conversations: Iterator[list[Turn]],  # noqa: ANN001
+async def _shopper(session, url: str, prefix: str, conversations: Iterator[list[Turn]],  # noqa: ANN001 - an aiohttp ClientSession, imported only when the benchmark runs
                    run: Run, turns: Optional[int], deadline: float, think: float, timeout: float) -> None:
     import aiohttp
 
@@ -481,7 +481,7 @@ async def _serve_proxies(spec: dict) -> None:
         record["role"] = await role if role is not None else ""
         out.write(json.dumps(record) + "\n")
 
-    def handler(route: dict):  # noqa: ANN202
+    def handler(route: dict):  # noqa: ANN202 - a Playwright route handler
         async def handle(request: web.Request) -> web.StreamResponse:
             t0 = time.time()
             body = await request.read()
@@ -872,7 +872,7 @@ def report_parts(title: str, parts: list[Parts], kinds: tuple[str, ...], first_t
             continue
 
         def mean(get: Callable[[Parts], float]) -> float:
-            return statistics.fmean(get(p) for p in group)
+            return statistics.fmean(get(p) for p in group)  # noqa: B023 - called only within this iteration
 
         predictions = sum(p.predictions for p in group)
         line = f"    {kind:<10} {len(group):>6} {ms(mean(lambda p: p.nlu)):>9}"

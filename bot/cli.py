@@ -250,7 +250,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0 if results and all(code == 0 for _, code, _ in results) else 1
 
 
-def _testcases(report: Path) -> list:  # noqa: ANN202 - xml.etree elements
+def _testcases(report: Path) -> list:  # xml.etree elements
     import xml.etree.ElementTree as ElementTree
 
     return list(ElementTree.parse(report).getroot().iter("testcase"))
@@ -339,7 +339,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback for known failures
+    except Exception as error:  # one clear line instead of a traceback for known failures
         from knowledge.sparql import KnowledgeGraphUnavailable
 
         if isinstance(error, KnowledgeGraphUnavailable):

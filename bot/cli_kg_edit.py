@@ -95,7 +95,7 @@ def _report(result) -> int:  # noqa: ANN001 - knowledge.editing.EditResult
     return 0
 
 
-def _write(args: argparse.Namespace, build: Callable) -> int:  # noqa: ANN001
+def _write(args: argparse.Namespace, build: Callable) -> int:
     user = _user(args)
     editor = _editor()
     try:

@@ -39,7 +39,7 @@ def format_rolling(result: dict[str, Any]) -> str:
     width = max(len(name) for name in names + ["algorithm"])
     heads = [f"w{n + 1} recall" for n in range(len(windows))] + [
         "recall mean±sd", "ndcg mean±sd", "cover mean±sd", "test recall", "test ndcg", "test cover"]
-    lines = [f"windows: " + ", ".join(f"w{n + 1} {label}" for n, label in enumerate(windows))
+    lines = ["windows: " + ", ".join(f"w{n + 1} {label}" for n, label in enumerate(windows))
              + f"; test {result['protocol']['test']}",
              "  ".join([f"{'algorithm':<{width}}"] + [f"{h:>15}" for h in heads])]
     for name in names:
@@ -235,7 +235,7 @@ def register(subcommands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     )
     evaluate.add_argument("--dataset", required=True, choices=["ml-100k", "online-retail"], help="which data set")
     evaluate.add_argument(
-        "--path", help=f"data set folder (default: SHOPBOT_DATASETS_DIR/DATASET)", default=None
+        "--path", help="data set folder (default: SHOPBOT_DATASETS_DIR/DATASET)", default=None
     )
     evaluate.add_argument("--folds", type=int, default=5, help="cross-validation folds for ml-100k (default: %(default)s)")
     evaluate.add_argument("--seed", type=int, default=42, help="seed of the fold split (default: %(default)s)")

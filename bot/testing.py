@@ -1,7 +1,7 @@
 """A pytest plugin for conversation tests that run the real model, the real actions and a real graph.
 
 Use the ``chat`` fixture in Python tests, or write YAML conversations in ``tests/conversations/*.yml``
-(see the README section "Writing conversation tests"). The model is loaded once per process; the
+(see docs/conversation-tests.md). The model is loaded once per process; the
 action server and an Oxigraph server are started once on free ports; every conversation gets its own
 sender id and the graph it names, loaded fresh.
 
@@ -353,7 +353,7 @@ class ConversationItem(pytest.Item):
             if failure:
                 raise ConversationMismatch(shown, number)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:  # noqa: ANN001
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:  # noqa: ANN001 - pytest's own signature (style is a str or None)
         if isinstance(excinfo.value, ConversationMismatch):
             return format_transcript(self.name, excinfo.value.transcript, excinfo.value.step)
         if isinstance(excinfo.value, ConversationFormatError):

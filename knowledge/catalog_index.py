@@ -14,7 +14,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import numpy as np
 from rdflib import URIRef

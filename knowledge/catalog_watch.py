@@ -18,13 +18,16 @@ import logging
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from rdflib import URIRef
 
 from knowledge.catalog_state import CatalogState, read_state
 from knowledge.editing.documents import is_product_iri
 from knowledge.sparql import SparqlEndpoint
+
+if TYPE_CHECKING:
+    from knowledge.shopdb.engine import ShopDB
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ class AuditChangeLog:
 
     def __init__(self, database_url: str) -> None:
         self._url = database_url
-        self._db = None
+        self._db: Optional[ShopDB] = None
         self._failing = False
 
     def __call__(self, after: int, upto: int) -> Optional[list[tuple[int, tuple[URIRef, ...]]]]:
@@ -138,8 +141,8 @@ class CatalogWatch:
             products = {s for _, subjects in rows for s in subjects if is_product_iri(s)}
             others = {s for _, subjects in rows for s in subjects if not is_product_iri(s)}
             item.follower.update(self.kg, products, others)
-            item.seen = CatalogState(seen.load_id, rows[-1][0])
-        if item.seen.last_change < state.last_change:  # the graph counts a change whose audit row isn't committed yet
+            item.seen = seen = CatalogState(seen.load_id, rows[-1][0])
+        if seen.last_change < state.last_change:  # the graph counts a change whose audit row isn't committed yet
             item.pending += 1
             if item.pending >= PENDING_ROUNDS:  # rolled back, or written by someone else: read everything
                 self._rebuild(item)

@@ -71,7 +71,7 @@ class SentenceEncoder:
 
     def sentences(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length sentence vectors of texts, one row each."""
-        rows = []
+        rows: list[np.ndarray] = []
         for start in range(0, len(texts), BATCH_SIZE):
             batch = [text.split() or ["."] for text in texts[start:start + BATCH_SIZE]]
             rows.extend(sentence for _, sentence in self.encode(batch))

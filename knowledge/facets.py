@@ -83,9 +83,9 @@ def request_from(entities: list[dict], vocabulary: Vocabulary) -> SearchRequest:
              and isinstance(e.get("start"), int) and isinstance(e.get("end"), int)]
     entities = [e for e in entities if e.get("entity") != "price" or not isinstance(e.get("start"), int)
                 or not any(a <= e["start"] < b for a, b in names)]  # the "2" of "Trailblazer 2" is no budget
-    low = decimal_of((_values(entities, "price", "min") or [None])[0])
-    high = decimal_of((_values(entities, "price", "max") or [None])[0])
-    unnamed = decimal_of((_values(entities, "price") or [None])[0])
+    low = decimal_of(next(iter(_values(entities, "price", "min")), None))
+    high = decimal_of(next(iter(_values(entities, "price", "max")), None))
+    unnamed = decimal_of(next(iter(_values(entities, "price")), None))
     if low is None and high is None and unnamed is not None:
         high = unnamed  # "jackets for 60": a budget
     if low is not None and high is not None and low > high:

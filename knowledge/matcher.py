@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 import ahocorasick
 
@@ -60,7 +60,7 @@ def _rank(label: str) -> int:
 class PhraseTagger:
     """Catalog phrases by label, matched case-insensitively at word boundaries; phrases can be added and removed."""
 
-    def __init__(self, phrases: dict[str, Iterable[str]]) -> None:
+    def __init__(self, phrases: Mapping[str, Iterable[str]]) -> None:
         self._labels: dict[str, list[str]] = {}  # lower-case phrase -> its labels, best first
         for label, items in phrases.items():
             for item in items:

@@ -48,6 +48,6 @@ def product_iri(product_id: str) -> URIRef:
     return PRODUCT[product_id]
 
 
-def product_id_of(iri: str) -> str:
+def product_id_of(iri: object) -> str:
     """The product id at the end of a product IRI."""
     return str(iri).rsplit("/", 1)[-1]

@@ -6,9 +6,9 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Optional
+from typing import Optional, Union
 
-from rdflib import Literal
+from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 
 from knowledge.namespaces import is_product_id, product_id_of, product_iri
@@ -146,7 +146,7 @@ def get_products(kg: SparqlEndpoint, product_ids: list[str]) -> list[Product]:
     iris = [product_iri(pid) for pid in ids]
     rows = _product_rows(kg, iris)
     multi = _multi_values(kg, iris)
-    by_id = {}
+    by_id: dict[str, Product] = {}
     for row in rows:
         product = _product_from(row, multi)
         by_id.setdefault(product.id, product)
@@ -213,7 +213,7 @@ def search_products(kg: SparqlEndpoint, facets: SearchFacets) -> list[Product]:
 def search_ids(kg: SparqlEndpoint, facets: SearchFacets) -> list[str]:
     """The ids of the products matching every facet, sorted, from ``offset`` on, at most ``limit``."""
     filters: list[str] = []
-    bindings: dict[str, Literal] = {}
+    bindings: dict[str, Union[Literal, URIRef]] = {}
 
     def text_filter(name: str, path: str, value: Optional[str]) -> None:
         if value:
@@ -253,7 +253,8 @@ def search_ids(kg: SparqlEndpoint, facets: SearchFacets) -> list[str]:
     query = (
         "SELECT DISTINCT ?p ?price ?rating ?reviews ?weight ?stock ?name WHERE {\n"
         "  ?p a schema:Product ; schema:name ?name ; shop:stockLevel ?stock ; schema:offers/schema:price ?price .\n"
-        "  OPTIONAL { ?p schema:aggregateRating ?r . ?r schema:ratingValue ?rating OPTIONAL { ?r schema:reviewCount ?reviews } }\n"
+        "  OPTIONAL { ?p schema:aggregateRating ?r . ?r schema:ratingValue ?rating\n"
+        "             OPTIONAL { ?r schema:reviewCount ?reviews } }\n"
         "  OPTIONAL { ?p shop:weightGrams ?weight }\n"
         f"  {' '.join(filters)}\n"
         f"}} ORDER BY {order} ASC(?name) LIMIT {limit} OFFSET {offset}"

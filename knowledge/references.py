@@ -155,8 +155,7 @@ def pick_superlative(products: Sequence[Product], order: str) -> tuple[list[Prod
     superlative = SUPERLATIVES.get(order)
     if superlative is None:
         return [], None
-    known = [(p, _value(p, superlative.key)) for p in products]
-    known = [(p, v) for p, v in known if v is not None]
+    known = [(p, v) for p in products if (v := _value(p, superlative.key)) is not None]
     if not known:
         return [], superlative
     choose: Callable[[Iterable[Decimal]], Decimal] = max if superlative.highest else min

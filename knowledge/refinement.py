@@ -7,7 +7,7 @@ merges what one message asks (a ``SearchRequest``) into it, and ``describe`` say
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from decimal import Decimal
 from typing import Any, Optional, Sequence
 

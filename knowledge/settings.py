@@ -171,7 +171,8 @@ class Settings:
 
         ``purpose`` is ``shopper-token`` (``SHOPPER_TOKEN_SECRET``), ``action-server`` (``ACTION_SERVER_TOKEN``),
         ``handoff-relay`` (``HANDOFF_RELAY_TOKEN``: the web app's calls to the Rasa server's hand-over relay) or
-        ``handoff-webhook`` (``HANDOFF_WEBHOOK_SECRET``: the signature of the helpdesk webhook). The key file is generated once (random, mode 0600) for the embedded default;
+        ``handoff-webhook`` (``HANDOFF_WEBHOOK_SECRET``: the signature of the helpdesk webhook). The key file is
+        generated once (random, mode 0600) for the embedded default;
         every process of one machine that shares ``SHOPBOT_VAR_DIR`` derives the same secret from it.
         """
         explicit = {"shopper-token": self.shopper_token_secret, "action-server": self.action_server_token,

@@ -126,7 +126,7 @@ class HttpSparqlClient:
             self._session = requests.Session()
         return self._session
 
-    def _post(self, url: str, data: dict[str, str], accept: str | None = None, auth=None):  # noqa: ANN001,ANN202
+    def _post(self, url: str, data: dict[str, str], accept: str | None = None, auth=None):  # noqa: ANN001,ANN202 - auth: a requests auth object; returns a requests Response (requests is imported lazily)
         import requests
 
         headers = {"Accept": accept} if accept else {}
@@ -205,7 +205,7 @@ class OxigraphStoreClient:
 
 def py(term: Node | None) -> Any:
     """The Python value of an rdflib term (None stays None)."""
-    return None if term is None else term.toPython()
+    return None if term is None else term.toPython()  # type: ignore[attr-defined]  # every concrete term has it
 
 
 def values(rows: Iterable[Row], name: str) -> list[Any]:

@@ -231,7 +231,7 @@ class Vocabulary:
             if len(prefixed) <= 50:  # intersect in C with the names holding a word that starts with the last one
                 return found & set().union(*(self._postings[w] for w in prefixed)) if prefixed else set()
             return {key for key in found if any(word.startswith(last) for word in key.split())}
-        found: set[str] = set()
+        found = set()
         for word in prefixed:  # the whole word first: it sorts before its longer forms
             found |= self._postings[word]
             if len(found) > PARTIAL_CANDIDATES:
@@ -421,6 +421,8 @@ class CatalogNames:
     def update(self, kg: SparqlEndpoint, products: set[URIRef], others: set[URIRef]) -> None:
         """Re-read the names of changed products, then the small tables (brands, categories, colours...)."""
         vocabulary, tagger = self.vocabulary, self._tagger
+        if tagger is None:  # never built: read everything
+            return self.rebuild(kg)
         before = vocabulary.facet_phrases()
         added, removed = update_vocabulary(kg, vocabulary, products, facets=False)
         for key in added:

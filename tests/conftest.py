@@ -53,7 +53,7 @@ class SparqlServer:
 
 
 @pytest.fixture(scope="session")
-def sparql_server(tmp_path_factory: pytest.TempPathFactory, catalog_graph) -> Iterator[SparqlServer]:  # noqa: ANN001
+def sparql_server(tmp_path_factory: pytest.TempPathFactory, catalog_graph) -> Iterator[SparqlServer]:
     """A real SPARQL server: TEST_SPARQL_QUERY_URL/TEST_SPARQL_UPDATE_URL if set, else a fresh local Oxigraph."""
     query_url = os.environ.get("TEST_SPARQL_QUERY_URL")
     if query_url:
@@ -86,7 +86,7 @@ def kg(sparql_server: SparqlServer) -> HttpSparqlClient:
 
 
 @pytest.fixture
-def fresh_kg(sparql_server: SparqlServer, catalog_graph) -> Iterator[HttpSparqlClient]:  # noqa: ANN001
+def fresh_kg(sparql_server: SparqlServer, catalog_graph) -> Iterator[HttpSparqlClient]:
     """The real SPARQL server, for tests that write: the demo catalog is restored afterwards."""
     yield sparql_server.client
     load_graph(sparql_server.client, catalog_graph)

@@ -149,5 +149,5 @@ class Snapshot:
         for name, change in self.table_changes(later).items():
             if name in allowed and change.appended_only(name, self.tables.get(name, frozenset())):
                 continue
-            assert False, (f"table {name} changed {context!r}: "
-                           f"+{sorted(change.added)[:3]} -{sorted(change.removed)[:3]}")
+            raise AssertionError(f"table {name} changed {context!r}: "
+                                 f"+{sorted(change.added)[:3]} -{sorted(change.removed)[:3]}")

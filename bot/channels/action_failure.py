@@ -55,7 +55,7 @@ class _Apologising:
             return await self._action.run(output_channel, nlg, tracker, domain)
         except ActionExecutionRejection:
             raise
-        except Exception:  # noqa: BLE001 - exactly what Rasa's processor swallows
+        except Exception:  # exactly what Rasa's processor swallows
             logger.exception(
                 "action %r failed (is the action server reachable?); the shopper gets an apology and the "
                 "action's events are lost", self._action.name(),
@@ -65,7 +65,7 @@ class _Apologising:
         message: Optional[dict] = None
         try:
             message = await nlg.generate(APOLOGY_RESPONSE, tracker, output_channel.name())
-        except Exception:  # noqa: BLE001 - the apology must not fail too
+        except Exception:  # the apology must not fail too
             logger.exception("could not render %s", APOLOGY_RESPONSE)
         message = dict(message or {"text": APOLOGY_TEXT})
         uttered = create_bot_utterance(message)

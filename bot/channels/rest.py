@@ -178,7 +178,7 @@ class ShopRestInput(RestInput):
                 await on_new_message(UserMessage(text, collector, sender, input_channel=channel, metadata=metadata))
             except asyncio.CancelledError:
                 logger.error("REST message from %r timed out", sender)
-            except Exception:  # noqa: BLE001 - as Rasa's channel: log it, answer what was said so far
+            except Exception:  # as Rasa's channel: log it, answer what was said so far
                 logger.exception("REST message from %r failed", sender)
             if not collector.messages and not await with_a_person(request.app, sender):  # silence reads as broken
                 collector.messages.append({"recipient_id": sender, "text": nothing_said_text()})

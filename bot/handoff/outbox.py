@@ -142,7 +142,7 @@ class Deliverer:
                     await self.step()
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # noqa: BLE001 - a broken delivery must not stop the next ones
+                except Exception:  # a broken delivery must not stop the next ones
                     logger.exception("the helpdesk outbox failed; trying again")
                 await asyncio.sleep(INTERVAL_SECONDS)
         finally:

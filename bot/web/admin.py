@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any
 from urllib.parse import quote
 
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.web.app import blocking, body_limit, render
+from bot.web import edits
 from bot.web.auth import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, new_login_csrf, request_address, require, secure_cookies,
                           set_cookie)
-from bot.web.edits import apply_edit, edit_error, triples_change
-from knowledge.editing import create_product, delete_product, format_triple, import_csv, import_turtle
-from knowledge.editing.changes import update_product
-from knowledge.editing.errors import EditError
+from bot.web.common import blocking, body_limit, render
+from bot.web.common import staff_page as page
+from bot.web.edits import Build, expected_version
+from knowledge.editing import format_triple
 from knowledge.products import SearchFacets, get_product, search_products
 from knowledge.shopdb.staff import SESSION_LIFETIME, authenticate, close_session, open_session
 from knowledge.sparql import KnowledgeGraphUnavailable
@@ -27,24 +27,10 @@ MAX_FORM_BYTES = 256_000  # a product's facts form (descriptions may be long)
 MULTIPART_SLACK = 64_000  # the form fields and boundaries around an uploaded file
 
 
-def page(request: Request, name: str, status: int = 200, **context: Any) -> HTTPResponse:
-    """An admin page, with the signed-in staff member and the session's CSRF token."""
-    session = getattr(request.ctx, "session", None)
-    return render(request, name, status=status, staff=request.ctx.staff,
-                  csrf_token=session.csrf_token if session else "", **context)
-
-
-async def attempt(request: Request, call: Callable[[], dict]) -> tuple[Optional[dict], Optional[dict], int]:
-    """Run an edit; (written change, None, 200) or (None, the refusal with the rejected change, status)."""
-    try:
-        return await blocking(call), None, 200
-    except EditError as error:
-        status, refusal = edit_error(error)
-        return None, refusal, status
-    except ValueError as error:
-        return None, {"error": str(error)}, 400
-    except KnowledgeGraphUnavailable:
-        return None, {"error": "the knowledge graph is unavailable right now; nothing was written"}, 503
+async def edit(request: Request, build: Build, version_of: str = "") -> edits.Outcome:
+    """Write the change ``build`` as the signed-in staff member, on the version the form was made on."""
+    expected = expected_version(version_of, request.form.get("version")) if version_of else None
+    return await edits.edit(request.app.ctx.editor, request.ctx.staff, build, expected)
 
 
 def _safe_next(target: str) -> str:
@@ -130,13 +116,11 @@ async def products(request: Request) -> HTTPResponse:
 async def create(request: Request) -> HTTPResponse:
     """Create a product from the form."""
     fields = {name: request.form.get(name, "") for name in ("id", "name", "brand", "category", *FACT_FIELDS[1:])}
-    currency = request.app.ctx.settings.currency
-    editor = request.app.ctx.editor
-    written, refusal, status = await attempt(
-        request, lambda: apply_edit(editor, create_product(fields, currency), request.ctx.staff))
-    if refusal:
-        return page(request, "admin/products.html", status=status, products=[], q="", refusal=refusal, fields=fields)
-    return response.redirect(f"/admin/products/{quote(fields['id'].strip())}?done={written['id']}", status=303)
+    outcome = await edit(request, edits.creating(fields, request.app.ctx.settings.currency))
+    if not outcome.written:
+        return page(request, "admin/products.html", status=outcome.status, products=[], q="", refusal=outcome.body,
+                    fields=fields)
+    return response.redirect(f"/admin/products/{quote(fields['id'].strip())}?done={outcome.body['id']}", status=303)
 
 
 async def _product_page(request: Request, product_id: str, status: int = 200, **context: Any) -> HTTPResponse:
@@ -166,15 +150,12 @@ async def product(request: Request, product_id: str) -> HTTPResponse:
     return await _product_page(request, product_id)
 
 
-async def _edit(request: Request, product_id: str, build: Callable[[Any], Any], **context: Any) -> HTTPResponse:
-    """Apply the change ``build(kg)`` to a product; back to its page, with the refusal when there is one."""
-    editor = request.app.ctx.editor
-    expected = {product_id: request.form.get("version", "")} if request.form.get("version") else None
-    written, refusal, status = await attempt(
-        request, lambda: apply_edit(editor, build(editor.kg), request.ctx.staff, expected))
-    if refusal:
-        return await _product_page(request, product_id, status=status, refusal=refusal, **context)
-    return response.redirect(f"/admin/products/{quote(product_id)}?done={written['id']}", status=303)
+async def _edit_product(request: Request, product_id: str, build: Build, **context: Any) -> HTTPResponse:
+    """Apply the change ``build`` to a product; back to its page, with the refusal when there is one."""
+    outcome = await edit(request, build, version_of=product_id)
+    if not outcome.written:
+        return await _product_page(request, product_id, status=outcome.status, refusal=outcome.body, **context)
+    return response.redirect(f"/admin/products/{quote(product_id)}?done={outcome.body['id']}", status=303)
 
 
 @admin.post("/products/<product_id:str>/facts", stream=True)
@@ -188,7 +169,7 @@ async def edit_facts(request: Request, product_id: str) -> HTTPResponse:
         return await _product_page(request, product_id, refusal={"error": "Nothing changed."}, status=400)
     multi = {"color", "size", "material", "alternate_name"}
     values = {k: [v.strip() for v in value.split(",") if v.strip()] if k in multi else value for k, value in changed.items()}
-    return await _edit(request, product_id, lambda kg: update_product(kg, product_id, values), submitted=fields)
+    return await _edit_product(request, product_id, edits.updating(product_id, values), submitted=fields)
 
 
 @admin.post("/products/<product_id:str>/triples")
@@ -199,20 +180,17 @@ async def edit_triples(request: Request, product_id: str) -> HTTPResponse:
     if operation not in ("add", "remove", "set"):
         operation = "add"
     triple = [request.form.get(part, "") for part in ("subject", "predicate", "object")]
-    return await _edit(request, product_id, lambda kg: triples_change(kg, {operation: [triple]}), typed=triple)
+    return await _edit_product(request, product_id, edits.from_triples({operation: [triple]}), typed=triple)
 
 
 @admin.post("/products/<product_id:str>/delete")
 @require("write", api=False)
 async def delete(request: Request, product_id: str) -> HTTPResponse:
     """Delete the product with its offer and rating."""
-    editor = request.app.ctx.editor
-    expected = {product_id: request.form.get("version", "")} if request.form.get("version") else None
-    written, refusal, status = await attempt(
-        request, lambda: apply_edit(editor, delete_product(editor.kg, product_id), request.ctx.staff, expected))
-    if refusal:
-        return await _product_page(request, product_id, status=status, refusal=refusal)
-    return response.redirect(f"/admin/?done={written['id']}", status=303)
+    outcome = await edit(request, edits.deleting(product_id), version_of=product_id)
+    if not outcome.written:
+        return await _product_page(request, product_id, status=outcome.status, refusal=outcome.body)
+    return response.redirect(f"/admin/?done={outcome.body['id']}", status=303)
 
 
 # --- import and history ---------------------------------------------------------------------------
@@ -241,12 +219,11 @@ async def import_file(request: Request) -> HTTPResponse:
     if len(upload.body) > MAX_UPLOAD_BYTES:
         return page(request, "admin/import.html", status=413, refusal={"error": "The file is larger than 5 MB."})
     text = upload.body.decode("utf-8", "replace")
-    build = import_csv if upload.name.lower().endswith(".csv") else import_turtle
-    editor = request.app.ctx.editor
-    written, refusal, status = await attempt(request, lambda: apply_edit(editor, build(editor.kg, text), request.ctx.staff))
-    if refusal:
-        return page(request, "admin/import.html", status=status, refusal=refusal)
-    return response.redirect(f"/admin/history?done={written['id']}", status=303)
+    kind = "csv" if upload.name.lower().endswith(".csv") else "turtle"
+    outcome = await edit(request, edits.importing(text, kind))
+    if not outcome.written:
+        return page(request, "admin/import.html", status=outcome.status, refusal=outcome.body)
+    return response.redirect(f"/admin/history?done={outcome.body['id']}", status=303)
 
 
 @admin.get("/history")
@@ -263,9 +240,10 @@ async def history(request: Request) -> HTTPResponse:
 async def revert(request: Request, change_id: int) -> HTTPResponse:
     """Undo one change exactly."""
     editor = request.app.ctx.editor
-    written, refusal, status = await attempt(request, lambda: editor.revert(change_id, request.ctx.staff).record.to_dict())
-    if refusal:
+    outcome = await edits.revert(editor, request.ctx.staff, change_id)
+    if not outcome.written:
         changes = await blocking(editor.history, 50, 0, None)
-        return page(request, "admin/history.html", status=status, changes=changes, offset=0, refusal=refusal)
-    return response.redirect(f"/admin/history?done={written['id']}", status=303)
+        return page(request, "admin/history.html", status=outcome.status, changes=changes, offset=0,
+                    refusal=outcome.body)
+    return response.redirect(f"/admin/history?done={outcome.body['id']}", status=303)
 

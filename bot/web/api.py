@@ -16,13 +16,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.web.app import blocking, body_limit
+from bot.web import edits
 from bot.web.auth import request_address, require
-from bot.web.edits import apply_edit, edit_error, triples_change
+from bot.web.common import blocking, body_limit
+from bot.web.edits import Build
 from bot.web.staff_sparql import QueryLimits, QueryTooCostly, run_staff_query
-from knowledge.editing import create_product, delete_product, format_triple, import_csv, import_turtle
-from knowledge.editing.changes import update_product
-from knowledge.editing.errors import EditError
+from knowledge.editing import Editor, format_triple
 from knowledge.products import SearchFacets, get_product, search_products
 from knowledge.shopdb.staff import StaffError, add_staff, authenticate, issue_token, list_staff
 from knowledge.sparql import KnowledgeGraphUnavailable
@@ -52,7 +51,7 @@ def body(request: Request) -> dict[str, Any]:
         return {}
     try:
         data = request.json
-    except Exception as error:  # noqa: BLE001 - Sanic raises its own InvalidUsage for bad JSON
+    except Exception as error:  # Sanic raises its own InvalidUsage for bad JSON
         raise ValueError("the request body is not valid JSON") from error
     if not isinstance(data, dict):
         raise ValueError("the request body must be a JSON object")
@@ -60,12 +59,9 @@ def body(request: Request) -> dict[str, Any]:
 
 
 async def guarded(call: Callable[[], Any]) -> HTTPResponse:
-    """Run a blocking graph/database operation; turn what can go wrong into a clear JSON error."""
+    """Run a blocking graph/database read; turn what can go wrong into a clear JSON error."""
     try:
         return reply(await blocking(call))
-    except EditError as error:
-        status, payload = edit_error(error)
-        return reply(payload, status)
     except (ValueError, StaffError) as error:
         return reply({"error": str(error)}, 400)
     except KnowledgeGraphUnavailable as error:
@@ -74,8 +70,15 @@ async def guarded(call: Callable[[], Any]) -> HTTPResponse:
         return reply({"error": str(error)}, error.status)
 
 
-def _editor(request: Request):  # noqa: ANN202 - knowledge.editing.Editor
+def _editor(request: Request) -> Editor:
     return request.app.ctx.editor
+
+
+async def edit(request: Request, build: Build, expected: Optional[dict[str, str]] = None,
+               created: bool = False) -> HTTPResponse:
+    """Write the change ``build`` as the token's staff member; the change written, or the refusal as JSON."""
+    outcome = await edits.edit(_editor(request), request.ctx.staff, build, expected)
+    return reply(outcome.body, 201 if created and outcome.written else outcome.status)
 
 
 def _expected(request: Request, data: dict[str, Any], key: str) -> Optional[dict[str, str]]:
@@ -182,11 +185,7 @@ async def create(request: Request) -> HTTPResponse:
     fields = data.get("fields", data)
     if not isinstance(fields, dict):
         return reply({"error": "fields must be an object"}, 400)
-    currency = request.app.ctx.settings.currency
-    result = await guarded(lambda: apply_edit(_editor(request), create_product(fields, currency), request.ctx.staff))
-    if result.status == 200:
-        result.status = 201
-    return result
+    return await edit(request, edits.creating(fields, request.app.ctx.settings.currency), created=True)
 
 
 @api.patch("/products/<product_id:str>", stream=True)
@@ -198,9 +197,7 @@ async def update(request: Request, product_id: str) -> HTTPResponse:
     fields = data.get("set")
     if not isinstance(fields, dict) or not fields:
         return reply({"error": 'send {"set": {field: value}} with at least one field'}, 400)
-    editor = _editor(request)
-    return await guarded(lambda: apply_edit(editor, update_product(editor.kg, product_id, fields), request.ctx.staff,
-                                            _expected(request, data, product_id)))
+    return await edit(request, edits.updating(product_id, fields), _expected(request, data, product_id))
 
 
 @api.delete("/products/<product_id:str>")
@@ -208,9 +205,7 @@ async def update(request: Request, product_id: str) -> HTTPResponse:
 async def delete(request: Request, product_id: str) -> HTTPResponse:
     """Delete a product with its offer and rating, and every triple pointing at it."""
     data = body(request)
-    editor = _editor(request)
-    return await guarded(lambda: apply_edit(editor, delete_product(editor.kg, product_id), request.ctx.staff,
-                                            _expected(request, data, product_id)))
+    return await edit(request, edits.deleting(product_id), _expected(request, data, product_id))
 
 
 @api.post("/triples", stream=True)
@@ -219,9 +214,7 @@ async def delete(request: Request, product_id: str) -> HTTPResponse:
 async def triples(request: Request) -> HTTPResponse:
     """Add, remove and set triples in one change: ``{"add": [[s, p, o]], "remove": [...], "set": [...]}``."""
     data = body(request)
-    editor = _editor(request)
-    return await guarded(lambda: apply_edit(editor, triples_change(editor.kg, data), request.ctx.staff,
-                                            _expected(request, data, "")))
+    return await edit(request, edits.from_triples(data), _expected(request, data, ""))
 
 
 def _file_too_large(_request: Request, limit: int) -> HTTPResponse:
@@ -235,17 +228,15 @@ async def import_file(request: Request) -> HTTPResponse:
     """Import Turtle (``text/turtle``) or CSV (``text/csv``) sent as the request body (size checked while read)."""
     text = request.body.decode("utf-8", "replace")
     kind = request.args.get("format") or ("csv" if "csv" in request.content_type else "turtle")
-    editor = _editor(request)
-    build = import_csv if kind == "csv" else import_turtle
-    return await guarded(lambda: apply_edit(editor, build(editor.kg, text), request.ctx.staff))
+    return await edit(request, edits.importing(text, "csv" if kind == "csv" else "turtle"))
 
 
 @api.post("/changes/<change_id:int>/revert")
 @require("write", api=True)
 async def revert(request: Request, change_id: int) -> HTTPResponse:
     """Undo a change exactly (409 when later edits touched its triples)."""
-    editor = _editor(request)
-    return await guarded(lambda: editor.revert(change_id, request.ctx.staff).record.to_dict())
+    outcome = await edits.revert(_editor(request), request.ctx.staff, change_id)
+    return reply(outcome.body, outcome.status)
 
 
 # --- staff ----------------------------------------------------------------------------------------

@@ -1,77 +1,39 @@
-"""The Sanic application of ``shopbot web``: the store page, its assets and the product images.
+"""The Sanic application of ``shopbot web``: the store page, the staff pages and API, the hand-over desk.
 
 Request bodies are bounded per route: ``DEFAULT_BODY_BYTES`` for every route (Sanic's own default would be
-100 MB), and routes that need more are declared ``stream=True`` with ``@body_limit(N)``, which reads the body
-and refuses it (413) as soon as it passes N bytes, before any of it is parsed.
+100 MB), and routes that need more are declared ``stream=True`` with ``@body_limit(N)`` (``bot/web/common.py``),
+which reads the body and refuses it (413) as soon as it passes N bytes, before any of it is parsed.
 """
 
 from __future__ import annotations
 
-import asyncio
-from functools import partial, wraps
-from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional, TypeVar
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Sanic, response
-from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.handoff.client import RelayClient
+from bot.handoff.desk import Desk
+from bot.handoff.outbox import Deliverer
+from bot.handoff.transcript import TrackerStoreReader
+from bot.web.admin import admin
+from bot.web.api import api
+from bot.web.auth import LoginLimiter, trusted_networks
+from bot.web.campaigns import campaigns, greetings
+from bot.web.common import DEFAULT_BODY_BYTES, HERE, templates
+from bot.web.handoff_api import handoff_api
+from bot.web.inbox import figures, inbox
+from bot.web.shopper import shopper
+from bot.web.store import store
+from knowledge.editing import Editor
 from knowledge.settings import Settings, get_settings
+from knowledge.shop import Shop
+from knowledge.shopdb import connect
 
-HERE = Path(__file__).resolve().parent
 SOCKET_IO_CLIENT = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
-DEFAULT_BODY_BYTES = 64_000
 HSTS = "max-age=31536000; includeSubDomains"
-T = TypeVar("T")
-Handler = Callable[..., Awaitable[HTTPResponse]]
-
-
-def templates() -> Environment:
-    """The Jinja environment of the web pages (HTML autoescaped)."""
-    from knowledge.formatting import money
-
-    environment = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
-    environment.globals["money"] = money
-    return environment
-
-
-def render(request: Request, name: str, status: int = 200, **context: Any) -> HTTPResponse:
-    """A template rendered as an HTML response."""
-    page = request.app.ctx.templates.get_template(name).render(settings=request.app.ctx.settings, **context)
-    return response.html(page, status=status)
-
-
-async def blocking(function: Callable[..., T], *args: Any) -> T:
-    """Run a blocking call (SPARQL over HTTP, SQL) in a worker thread."""
-    return await asyncio.get_running_loop().run_in_executor(None, partial(function, *args))
-
-
-def too_large(_request: Request, limit: int) -> HTTPResponse:
-    """The JSON answer to a request body over its route's limit."""
-    return response.json({"error": f"the request body is larger than {limit:,} bytes"}, status=413)
-
-
-def body_limit(limit: int, refuse: Callable[[Request, int], Any] = too_large) -> Callable[[Handler], Handler]:
-    """For a route declared ``stream=True``: read its body, refusing it (``refuse``) once it passes ``limit`` bytes."""
-
-    def decorate(handler: Handler) -> Handler:
-        @wraps(handler)
-        async def limited(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-            if request.stream is not None and not request.body:
-                request.stream.request_max_size = limit
-                try:
-                    await request.receive_body()
-                except PayloadTooLarge:
-                    answer = refuse(request, limit)
-                    return await answer if asyncio.iscoroutine(answer) else answer
-            return await handler(request, *args, **kwargs)
-
-        return limited
-
-    return decorate
 
 
 def _origin(url: str) -> str:
@@ -91,15 +53,6 @@ def content_security_policy(settings: Settings) -> str:
 
 def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -> Sanic:
     """The web application; the graph client and database are opened when the server starts."""
-    from bot.web.admin import admin
-    from bot.web.api import api
-    from bot.web.auth import LoginLimiter, trusted_networks
-    from bot.web.campaigns import campaigns, greetings
-    from bot.web.handoff_api import handoff_api
-    from bot.web.inbox import figures, inbox
-    from bot.web.shopper import shopper
-    from bot.web.store import store
-
     settings = settings or get_settings()
     app = Sanic(name)
     app.config.FALLBACK_ERROR_FORMAT = "json"
@@ -125,14 +78,6 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
 
     @app.before_server_start
     async def open_backends(app: Sanic, _loop: Any) -> None:
-        from knowledge.editing import Editor
-        from knowledge.shop import Shop
-        from knowledge.shopdb import connect
-
-        from bot.handoff.client import RelayClient
-        from bot.handoff.desk import Desk
-        from bot.handoff.transcript import TrackerStoreReader
-
         app.ctx.shop = Shop.from_settings(settings)
         app.ctx.db = connect(settings.database_url)
         app.ctx.editor = Editor(app.ctx.shop.kg, app.ctx.db)
@@ -142,8 +87,6 @@ def create_app(settings: Optional[Settings] = None, name: str = "shopbot_web") -
 
     @app.after_server_start
     async def start_outbox(app: Sanic, _loop: Any) -> None:
-        from bot.handoff.outbox import Deliverer
-
         if settings.handoff_webhook_url:  # the helpdesk webhook: deliver the hand-over outbox
             app.add_task(Deliverer(app.ctx.db, app.ctx.tracker_reader, settings).run())
 

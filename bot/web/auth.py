@@ -19,7 +19,7 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.web.app import blocking
+from bot.web.common import blocking, render
 from knowledge.shopdb.staff import Staff, WebSession, check_csrf, session_for, staff_for_token
 
 SESSION_COOKIE = "shopbot_staff"
@@ -172,8 +172,6 @@ def refuse(request: Request, status: int, message: str, api: bool) -> HTTPRespon
     """A 401/403 answer: JSON for the API; for people the sign-in form (401) or an error page (403)."""
     if api:
         return response.json({"error": message}, status=status)
-    from bot.web.app import render
-
     if status == 401:
         token = new_login_csrf()
         reply = render(request, "admin/login.html", status=401, staff=None, login_csrf=token,

@@ -17,10 +17,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.web.admin import attempt, page
-from bot.web.app import blocking
+from actions.offers import campaign_payload
+from bot.web import edits
 from bot.web.auth import require
-from bot.web.edits import apply_edit
+from bot.web.common import blocking
+from bot.web.common import staff_page as page
+from bot.web.shopper import signed_in
 from knowledge.campaigns import (
     campaign_chart,
     campaign_stats,
@@ -46,6 +48,11 @@ def _segments(db) -> list[str]:  # noqa: ANN001 - ShopDB
     from knowledge.segments import segment_sizes
 
     return sorted(segment_sizes(db))
+
+
+async def _write(request: Request, build: edits.Build) -> edits.Outcome:
+    """Write a campaign change as the signed-in staff member (validated, audited, revertable)."""
+    return await edits.edit(request.app.ctx.editor, request.ctx.staff, build)
 
 
 def _form(request: Request, names: tuple[str, ...] = FIELDS) -> dict[str, str]:
@@ -78,12 +85,10 @@ async def index(request: Request) -> HTTPResponse:
 async def create(request: Request) -> HTTPResponse:
     """Create a campaign from the form."""
     fields = _form(request)
-    editor = request.app.ctx.editor
-    written, refusal, status = await attempt(
-        request, lambda: apply_edit(editor, create_campaign(fields), request.ctx.staff))
-    if refusal:
-        return await _list_page(request, status=status, refusal=refusal, fields=fields)
-    return response.redirect(f"/admin/campaigns/{quote(fields['id'].strip())}?done={written['id']}", status=303)
+    outcome = await _write(request, lambda _kg: create_campaign(fields))
+    if not outcome.written:
+        return await _list_page(request, status=outcome.status, refusal=outcome.body, fields=fields)
+    return response.redirect(f"/admin/campaigns/{quote(fields['id'].strip())}?done={outcome.body['id']}", status=303)
 
 
 def _campaign_page_data(app: Any, campaign_id: str) -> Optional[dict[str, Any]]:
@@ -134,25 +139,21 @@ async def edit(request: Request, campaign_id: str) -> HTTPResponse:
     if not changed:
         return await _campaign_page(request, campaign_id, status=400, refusal={"error": "Nothing changed."},
                                     fields={"id": campaign_id, **fields})
-    editor = request.app.ctx.editor
-    written, refusal, status = await attempt(
-        request, lambda: apply_edit(editor, update_campaign(editor.kg, campaign_id, changed), request.ctx.staff))
-    if refusal:
-        return await _campaign_page(request, campaign_id, status=status, refusal=refusal,
+    outcome = await _write(request, lambda kg: update_campaign(kg, campaign_id, changed))
+    if not outcome.written:
+        return await _campaign_page(request, campaign_id, status=outcome.status, refusal=outcome.body,
                                     fields={"id": campaign_id, **fields})
-    return response.redirect(f"/admin/campaigns/{quote(campaign_id)}?done={written['id']}", status=303)
+    return response.redirect(f"/admin/campaigns/{quote(campaign_id)}?done={outcome.body['id']}", status=303)
 
 
 @campaigns.post("/<campaign_id:str>/delete")
 @require("write", api=False)
 async def delete(request: Request, campaign_id: str) -> HTTPResponse:
     """Delete a campaign (its figures stay in the behaviour log; revert the change to bring it back)."""
-    editor = request.app.ctx.editor
-    written, refusal, status = await attempt(
-        request, lambda: apply_edit(editor, delete_campaign(editor.kg, campaign_id), request.ctx.staff))
-    if refusal:
-        return await _campaign_page(request, campaign_id, status=status, refusal=refusal)
-    return response.redirect(f"/admin/campaigns?done={written['id']}", status=303)
+    outcome = await _write(request, lambda kg: delete_campaign(kg, campaign_id))
+    if not outcome.written:
+        return await _campaign_page(request, campaign_id, status=outcome.status, refusal=outcome.body)
+    return response.redirect(f"/admin/campaigns?done={outcome.body['id']}", status=303)
 
 
 # --- the shopper's greeting ---------------------------------------------------------------------------
@@ -160,15 +161,11 @@ async def delete(request: Request, campaign_id: str) -> HTTPResponse:
 
 def signed_in_customer(request: Request) -> Optional[str]:
     """The signed-in shopper asking, as the store's own sign-in says (never what the browser claims)."""
-    from bot.web.shopper import signed_in
-
     return signed_in(request)
 
 
 def greeting(app: Any, customer: Optional[str], session: Optional[str]) -> dict[str, Any]:
     """The greeting offer for a signed-in customer: their segment's running campaign, unless held out."""
-    from actions.offers import campaign_payload
-
     db, kg, settings = app.ctx.db, app.ctx.shop.kg, app.ctx.settings
     offer = offer_for(kg, db, customer, date.today(), settings.campaign_holdout) if customer else None
     if offer is None:

@@ -1,15 +1,39 @@
-"""What the admin page and the staff API share: applying a change, explaining a refusal, building changes."""
+"""The one edit flow of the admin pages and the staff API: build a change, validate and write it, answer.
+
+A page or an API route says what to change (``creating``, ``updating``, ``deleting``, ``from_triples``,
+``importing``, or a campaign's change) and hands it to ``edit``: the change is built against the live graph,
+validated with the shapes and written by the editor (which audits it), and the ``Outcome`` says what was
+written or why nothing was: the same statuses and bodies for people and for programs.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, Union
 
-from knowledge.editing import Change, Editor, add, compact, remove, set_value
+from bot.web.common import blocking
+from knowledge.editing import (Change, Editor, add, create_product, delete_product, import_csv, import_turtle, remove,
+                               set_value)
+from knowledge.editing.changes import update_product
 from knowledge.editing.errors import EditConflict, EditError, EmptyChange, PermissionDenied, ValidationFailed
 from knowledge.shopdb.staff import Staff
-from knowledge.sparql import SparqlEndpoint
+from knowledge.sparql import KnowledgeGraphUnavailable, SparqlEndpoint
 
 MAX_TRIPLES = 1_000
+Build = Callable[[SparqlEndpoint], Change]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an edit came to: the change written (status 200), or the refusal with the rejected change."""
+
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def written(self) -> bool:
+        """Whether the change was written."""
+        return self.status == 200
 
 
 def apply_edit(editor: Editor, change: Change, staff: Staff, expected: Optional[Mapping[str, str]] = None) -> dict:
@@ -30,6 +54,61 @@ def edit_error(error: EditError) -> tuple[int, dict[str, Any]]:
     if error.change is not None:
         payload["change"] = {**error.change.to_dict(), "lines": error.change.lines()}
     return status, payload
+
+
+def outcome_of(write: Callable[[], dict]) -> Outcome:
+    """Run a write; a refusal, a malformed value or an unreachable graph become an outcome, never an exception."""
+    try:
+        return Outcome(200, write())
+    except EditError as error:
+        return Outcome(*edit_error(error))
+    except ValueError as error:
+        return Outcome(400, {"error": str(error)})
+    except KnowledgeGraphUnavailable:
+        return Outcome(503, {"error": "the knowledge graph is unavailable right now; nothing was written"})
+
+
+async def edit(editor: Editor, staff: Staff, build: Build, expected: Optional[Mapping[str, str]] = None) -> Outcome:
+    """Build a change against the live graph and write it as ``staff`` (validated, audited) in a worker thread."""
+    return await blocking(outcome_of, lambda: apply_edit(editor, build(editor.kg), staff, expected))
+
+
+async def revert(editor: Editor, staff: Staff, change_id: int) -> Outcome:
+    """Undo one change of the audit log exactly, as ``staff``."""
+    return await blocking(outcome_of, lambda: editor.revert(change_id, staff).record.to_dict())
+
+
+# --- the changes staff ask for --------------------------------------------------------------------
+
+def creating(fields: Mapping[str, Any], currency: str) -> Build:
+    """A new product from its fields (id, name, brand, category, price, stock, colours, ...)."""
+    return lambda _kg: create_product(dict(fields), currency)
+
+
+def updating(product_id: str, fields: Mapping[str, Any]) -> Build:
+    """New values for some fields of a product (an empty value clears one)."""
+    return lambda kg: update_product(kg, product_id, dict(fields))
+
+
+def deleting(product_id: str) -> Build:
+    """A product removed with its offer and rating, and every triple pointing at it."""
+    return lambda kg: delete_product(kg, product_id)
+
+
+def from_triples(data: Mapping[str, Any]) -> Build:
+    """Triples to ``add``, ``remove`` and ``set`` (replace values), written as Turtle terms."""
+    return lambda kg: triples_change(kg, data)
+
+
+def importing(text: str, kind: str) -> Build:
+    """A Turtle (``kind="turtle"``) or CSV (``kind="csv"``) file as one change."""
+    build: Callable[[SparqlEndpoint, str], Change] = import_csv if kind == "csv" else import_turtle
+    return lambda kg: build(kg, text)
+
+
+def expected_version(key: str, version: Union[str, None]) -> Optional[dict[str, str]]:
+    """The version an edit was made on, for the optimistic check (none when the client sent none)."""
+    return {key: str(version)} if version else None
 
 
 def _triple_list(data: Mapping[str, Any], key: str) -> list[list[str]]:

@@ -29,8 +29,8 @@ from sanic.response import HTTPResponse
 
 from bot.handoff.client import RelayError
 from bot.handoff.desk import Closed
-from bot.web.app import blocking
 from bot.web.auth import require
+from bot.web.common import blocking
 from knowledge.shopdb import handoff as handoffs
 from knowledge.shopdb.handoff import HandoffError
 

@@ -31,11 +31,16 @@ from bot.handoff.client import RelayError
 from bot.handoff.desk import Closed
 from bot.handoff.figures import containment, containment_chart
 from bot.handoff.transcript import lines as transcript_lines
-from bot.web.admin import page
-from bot.web.app import blocking
 from bot.web.auth import require
+from bot.web.common import blocking
+from bot.web.common import staff_page as page
 from knowledge.shopdb import handoff as handoffs
+from knowledge.products import get_product
+from knowledge.refinement import SearchState, describe
+from knowledge.shopdb.customers import get_customer
 from knowledge.shopdb.handoff import HandoffError
+from knowledge.shopdb.orders import customer_orders, open_returns
+from knowledge.sparql import KnowledgeGraphUnavailable
 
 inbox = Blueprint("inbox", url_prefix="/admin/inbox")
 figures = Blueprint("containment", url_prefix="/admin/containment")
@@ -131,9 +136,6 @@ async def message_done(request: Request, message_id: str) -> HTTPResponse:
 # --- one conversation -------------------------------------------------------------------------------------
 
 def _customer_panel(app: Any, customer_id: Optional[str]) -> dict[str, Any]:
-    from knowledge.shopdb.customers import get_customer
-    from knowledge.shopdb.orders import customer_orders, open_returns
-
     if not customer_id:
         return {"customer": None, "orders": [], "returns": []}
     db = app.ctx.db
@@ -142,10 +144,6 @@ def _customer_panel(app: Any, customer_id: Optional[str]) -> dict[str, Any]:
 
 
 def _focus(app: Any, product_id: Optional[str], search: Optional[dict]) -> dict[str, Any]:
-    from knowledge.products import get_product
-    from knowledge.refinement import SearchState, describe
-    from knowledge.sparql import KnowledgeGraphUnavailable
-
     product = None
     if product_id:
         try:

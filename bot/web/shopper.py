@@ -29,7 +29,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.identity import ALGORITHM, issue_shopper_token
-from bot.web.app import blocking
+from bot.web.common import blocking
 from knowledge.settings import Settings
 from knowledge.shopdb.customers import list_customers
 

@@ -11,7 +11,7 @@ from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.web.app import blocking, render
+from bot.web.common import blocking, render
 from bot.web.shopper import DEMO_CUSTOMERS, signed_in
 from knowledge.products import Product, all_product_ids, get_products
 from knowledge.shopdb.customers import CustomerView, list_customers

@@ -58,10 +58,10 @@ def class_for(predicate: URIRef) -> Optional[URIRef]:
     return next(iter(found)) if len(found) == 1 else None
 
 
-def _detail(component: URIRef, value, shape, data: Graph, focus, path) -> str:  # noqa: ANN001
+def _detail(component: URIRef, value, shape, data: Graph, focus, path) -> str:  # noqa: ANN001 - pyshacl's report nodes: rdflib terms or None
     rules = shapes()
 
-    def param(name: str):  # noqa: ANN202
+    def param(name: str):  # noqa: ANN202 - an rdflib term or None
         return rules.value(shape, SH[name]) if shape is not None else None
 
     shown = compact(value) if value is not None else ""

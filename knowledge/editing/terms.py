@@ -91,7 +91,7 @@ def _parse_turtle(text: str, position: str) -> Node:
     graph = Graph(bind_namespaces="none")
     try:
         graph.parse(data=_HEADER + body, format="turtle")
-    except Exception as error:  # noqa: BLE001 - rdflib raises several kinds of syntax errors
+    except Exception as error:  # rdflib raises several kinds of syntax errors
         raise ValueError(f"not a valid {position}: {text!r} ({_HINTS[position]})") from error
     triples = list(graph)
     if len(triples) != 1:

@@ -24,7 +24,7 @@ class MissingDependency(ImportError):
 def als_available() -> bool:
     """Whether the ``implicit`` package can be imported."""
     try:
-        import implicit.als  # noqa: F401
+        import implicit.als  # noqa: F401 - imported only to see whether the optional package is installed
     except ImportError:
         return False
     return True

@@ -122,7 +122,10 @@ class ContentBased(Recommender):
         item_features: Optional[Mapping[str, Mapping[str, Any]]] = None,
         **kwargs: Any,
     ) -> "ContentBased":
-        """Learn from interactions and ``item_features`` ({item_id: {attribute: value}}); items with attributes but no interactions can be recommended too."""
+        """Learn from interactions and ``item_features`` ({item_id: {attribute: value}}).
+
+        Items with attributes but no interactions can be recommended too.
+        """
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}, not {self.weighting!r}")
         if not item_features:
@@ -130,7 +133,8 @@ class ContentBased(Recommender):
         features = {str(k): v for k, v in item_features.items()}
         return super().fit(interactions, extra_items=list(features), item_features=features, **kwargs)  # type: ignore[return-value]
 
-    def _fit(self, data: InteractionArrays, item_features: Mapping[str, Mapping[str, Any]] = None, **kwargs: Any) -> None:
+    def _fit(self, data: InteractionArrays, item_features: Optional[Mapping[str, Mapping[str, Any]]] = None,
+             **kwargs: Any) -> None:
         self.item_vectors_ = item_feature_matrix(
             self.item_index_.ids.tolist(),
             item_features or {},

@@ -47,7 +47,8 @@ def load_movielens(path: Union[str, Path]) -> InteractionArrays:
     file = path / "u.data" if path.is_dir() else path
     if not file.is_file():
         raise DatasetMissing(
-            f"MovieLens 100K not found: no u.data at {path} (put the ml-100k folder in SHOPBOT_DATASETS_DIR; the README says where to download it)"
+            f"MovieLens 100K not found: no u.data at {path} (put the ml-100k folder in SHOPBOT_DATASETS_DIR; "
+            "the README says where to download it)"
         )
     table = np.loadtxt(file, dtype=np.int64, delimiter="\t", ndmin=2)
     if table.shape[1] < 3:
@@ -129,7 +130,7 @@ def _retail_files(path: Path) -> list[Path]:
 
 
 def load_online_retail(path: Union[str, Path]) -> RetailData:
-    """UCI Online Retail lines from ``by-day/*.csv``, without anonymous lines, cancellations and non-positive quantities/prices."""
+    """UCI Online Retail lines from ``by-day/*.csv``, without anonymous lines, cancellations and non-positive values."""
     files = _retail_files(Path(path))
     columns: dict[str, list[str]] = {}
     wanted = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country")

@@ -12,7 +12,7 @@ callable.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Callable, Iterable, Optional
 

@@ -207,14 +207,14 @@ class _Ranking:
 class ShopRecommender:
     """Suggestions for a shopper that fit the request, in stock per the graph, each with a reason."""
 
-    def __init__(self, model: Hybrid, kg, db: DB, segments=None, min_session_views: int = MIN_SESSION_VIEWS) -> None:  # noqa: ANN001
+    def __init__(self, model: Hybrid, kg, db: DB, segments=None, min_session_views: int = MIN_SESSION_VIEWS) -> None:  # noqa: ANN001 - kg: any SPARQL client of knowledge.sparql; segments: a fitted ShopperSegments or None
         self.model, self.kg, self.db = model, kg, db
         self.segments = segments  # a SegmentModel, for placing shoppers without a segment
         self.min_session_views = min_session_views
         self._words: Optional[frozenset[str]] = None
 
     @classmethod
-    def load(cls, path: Path, kg, db: DB, segments_path: Optional[Path] = None) -> "ShopRecommender":  # noqa: ANN001
+    def load(cls, path: Path, kg, db: DB, segments_path: Optional[Path] = None) -> "ShopRecommender":  # noqa: ANN001 - kg: any SPARQL client of knowledge.sparql
         """A recommender from a model saved by :func:`train` (and the segment model next to it, if any)."""
         from knowledge.segments.model import SegmentModel
 
@@ -384,7 +384,7 @@ class ShopRecommender:
 class LiveRecommender:
     """The shop's recommender as saved on disk, reloaded when the model or segment file changes (no restart)."""
 
-    def __init__(self, path: Path, kg, db: DB, check_seconds: float = 1.0) -> None:  # noqa: ANN001
+    def __init__(self, path: Path, kg, db: DB, check_seconds: float = 1.0) -> None:  # noqa: ANN001 - kg: any SPARQL client of knowledge.sparql
         self.path, self.kg, self.db = Path(path), kg, db
         self.segments_path = self.path.with_name(SEGMENTS_FILE)
         self.check_seconds = check_seconds

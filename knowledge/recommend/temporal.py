@@ -357,7 +357,9 @@ def cold_start_evaluation(
     k: int = 10,
     progress: Progress = None,
 ) -> dict[str, Any]:
-    """Recall@k on customers with at most ``max_purchases`` purchases before the cutoff: hybrid with and without segments, popularity.
+    """Recall@k on customers with at most ``max_purchases`` purchases before the cutoff.
+
+    Compared: the hybrid with and without segments, and popularity.
 
     The hybrid's weights are the rolling evaluation's final ones; the segment weight of "with segments"
     is the one with the best mean cold-customer recall over the same windows (never the test period).

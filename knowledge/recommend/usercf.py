@@ -2,7 +2,8 @@
 
 Each user is a row of the users × items matrix (binarised by default, optionally BM25-weighted over
 items); the similarity of two users is the cosine of their rows (or their Pearson correlation over every
-item, items not bought counting 0) and only each user's ``k`` nearest neighbours are kept (sparse). A user's score for item i is Σ_{v ∈ N_k(u)} sim(u, v) · x_vi.
+item, items not bought counting 0) and only each user's ``k`` nearest neighbours are kept (sparse). A user's
+score for item i is Σ_{v ∈ N_k(u)} sim(u, v) · x_vi.
 """
 
 from __future__ import annotations

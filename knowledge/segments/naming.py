@@ -60,7 +60,7 @@ def phrase(feature: str, value: float, z: float, labels: Mapping[str, str], curr
 
 def tier(z: Mapping[str, float], typical: Mapping[str, float]) -> str:
     """The value/loyalty part of a name, from the first rule the centroid meets."""
-    get = lambda name: z.get(name, 0.0)  # noqa: E731
+    get = lambda name: z.get(name, 0.0)  # noqa: E731 - a one-line accessor read more easily inline
     if get("recency_days") >= NOTABLE:
         if typical.get("frequency", 0.0) < 1.5:
             return "Lapsed one-timers"

@@ -78,7 +78,8 @@ def pca_figure(model: SegmentModel) -> Figure:
     colors = _colors(model.k)
     for segment in range(model.k):
         mine = labels == segment
-        name = model.segment(segment).name if model.segment(segment) else str(segment)
+        found = model.segment(segment)
+        name = found.name if found else str(segment)
         axes.scatter(points[mine & inliers, 0], points[mine & inliers, 1], s=10, alpha=0.6, color=colors[segment],
                      label=f"{segment}: {name}")
         axes.scatter(points[mine & ~inliers, 0], points[mine & ~inliers, 1], s=40, marker="x", color=colors[segment])
@@ -101,7 +102,7 @@ def centroid_figure(model: SegmentModel) -> Figure:
     axes.set_xticks(range(len(model.feature_names)))
     axes.set_xticklabels([n.replace(SHARE_PREFIX, "") for n in model.feature_names], rotation=45, ha="right")
     axes.set_yticks(range(model.k))
-    axes.set_yticklabels([f"{s}: {model.segment(s).name}" for s in range(model.k)], fontsize=8)
+    axes.set_yticklabels([f"{s}: {getattr(model.segment(s), 'name', s)}" for s in range(model.k)], fontsize=8)
     for (row, col), value in np.ndenumerate(model.centers):
         axes.text(col, row, f"{value:+.1f}", ha="center", va="center", fontsize=7)
     figure.colorbar(image, ax=axes, label="centroid (SD from the mean)")

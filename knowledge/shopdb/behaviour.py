@@ -85,7 +85,8 @@ def session_products(db: DB, session_id: str, kinds: Sequence[str] = ("view", "i
         return list(dict.fromkeys(row[0] for row in rows))
 
 
-def recent_shown(db: DB, session_id: str, kinds: Sequence[str] = ("rec_shown",), limit: int = 50) -> list[tuple[str, Optional[str]]]:
+def recent_shown(db: DB, session_id: str, kinds: Sequence[str] = ("rec_shown",),
+                 limit: int = 50) -> list[tuple[str, Optional[str]]]:
     """(product, campaign) of the latest products shown to a conversation as recommendations or campaigns, newest first."""
     with session_scope(db) as session:
         rows = session.execute(

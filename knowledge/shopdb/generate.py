@@ -146,7 +146,7 @@ def _shipping_options() -> dict[str, tuple[Decimal, int, int, Optional[Decimal]]
 
 
 def _tracking_number(rng: random.Random, carrier: str) -> str:
-    digits = lambda n: "".join(rng.choice("0123456789") for _ in range(n))  # noqa: E731
+    digits = lambda n: "".join(rng.choice("0123456789") for _ in range(n))  # noqa: E731 - a one-line helper read more easily inline
     if carrier == "UPS":
         return "1Z" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(6)) + digits(10)
     if carrier == "FedEx":
@@ -278,7 +278,8 @@ class _Generator:
 
     # orders
     def _lines(self, kind: int, count: int) -> list[tuple["Product", int]]:
-        rng, chosen = self.rng, {}
+        rng = self.rng
+        chosen: dict[str, tuple["Product", int]] = {}
         for _ in range(count * 4):
             if len(chosen) == count:
                 break
@@ -411,7 +412,7 @@ class _Generator:
 
     def make_demo_orders(self, shoppers: list[_Shopper]) -> None:
         alex, sam = shoppers[0], shoppers[1]
-        day = lambda n, hour=10, minute=0: datetime.combine(self.today - timedelta(days=n), time(hour, minute))  # noqa: E731
+        day = lambda n, hour=10, minute=0: datetime.combine(self.today - timedelta(days=n), time(hour, minute))  # noqa: E731 - a one-line helper read more easily inline
         watch = self._pick("smartwatches", 4)
         plans = [  # order, shopper, placed, items, option, (shipped, delivered, expected) or None
             ("SB-100001", alex, day(1, 10, 15), [(self.products[0], 1), (self._pick("t-shirts", 1), 2)], "standard",

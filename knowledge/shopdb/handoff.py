@@ -136,7 +136,7 @@ def _row(session, handoff_id: Any) -> HandoffRequest:  # noqa: ANN001 - sqlalche
     return row
 
 
-def _enqueue(session, subject: str, kind: str, payload: Optional[dict[str, Any]] = None,  # noqa: ANN001
+def _enqueue(session, subject: str, kind: str, payload: Optional[dict[str, Any]] = None,  # noqa: ANN001 - a SQLAlchemy Session
              now: Optional[datetime] = None) -> None:
     now = now or utcnow()
     session.add(OutboxEvent(subject=subject, kind=kind, payload=json.dumps(payload or {}, ensure_ascii=False),

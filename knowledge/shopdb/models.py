@@ -54,7 +54,7 @@ SOURCES = ("chat", "store")
 
 CENT = Decimal("0.01")
 
-Base = declarative_base()
+Base: Any = declarative_base()  # Any: SQLAlchemy 1.4 types its declarative base only with its mypy plugin
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

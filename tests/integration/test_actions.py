@@ -52,7 +52,7 @@ def tracker(text: str, intent: str, entities: list[dict[str, Any]] = (), **slots
     )
 
 
-def run(action, track: Tracker) -> tuple[list[dict[str, Any]], list]:  # noqa: ANN001 - a rasa_sdk Action
+def run(action, track: Tracker) -> tuple[list[dict[str, Any]], list]:  # a rasa_sdk Action
     """Run an action; return what it said and the events it returned."""
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, track, {}))
@@ -69,8 +69,9 @@ def product(name: str) -> dict[str, str]:
     return {"entity": "product", "value": name}
 
 
-def test_price_comes_from_the_graph_and_sets_the_focus(kg) -> None:  # noqa: ANN001
-    messages, events = run(ActionProductPrice(), tracker("how much is the trailblazer 2", "ask_price", [product("trailblazer 2")]))
+def test_price_comes_from_the_graph_and_sets_the_focus(kg) -> None:
+    messages, events = run(ActionProductPrice(),
+                           tracker("how much is the trailblazer 2", "ask_price", [product("trailblazer 2")]))
     price = get_product(kg, "P0001").price
     assert f"${price:.2f}" in texts(messages)
     card = next(m["custom"] for m in messages if m.get("custom"))
@@ -86,7 +87,8 @@ def test_follow_up_question_uses_the_product_in_focus() -> None:
 
 
 def test_ambiguous_mention_asks_which_one_with_buttons() -> None:
-    messages, events = run(ActionProductInfo(), tracker("tell me about the trailblazer", "ask_product_info", [product("the trailblazer")]))
+    messages, events = run(ActionProductInfo(),
+                           tracker("tell me about the trailblazer", "ask_product_info", [product("the trailblazer")]))
     assert "Which one" in texts(messages)
     buttons = messages[0]["buttons"]
     assert len(buttons) >= 2 and all(b["payload"].startswith("/ask_product_info{") for b in buttons)
@@ -129,12 +131,12 @@ def test_attribute_word_inside_a_product_name_is_not_a_question_about_it() -> No
     assert "Percolo 5 Espresso" in texts(messages) and any(m.get("custom") for m in messages)
 
 
-def test_availability_states_the_stock_level(kg) -> None:  # noqa: ANN001
+def test_availability_states_the_stock_level(kg) -> None:
     messages, _ = run(ActionCheckAvailability(), tracker("is it in stock?", "check_availability", product_id="P0001"))
     assert f"in stock ({get_product(kg, 'P0001').stock} available)" in texts(messages)
 
 
-def test_out_of_stock_offers_similar_items(kg) -> None:  # noqa: ANN001
+def test_out_of_stock_offers_similar_items(kg) -> None:
     rows = kg.select(render("SELECT ?id WHERE { ?p schema:productID ?id ; shop:stockLevel 0 } ORDER BY ?id LIMIT 1"))
     sold_out = str(rows[0]["id"])
     messages, _ = run(ActionCheckAvailability(), tracker("is it in stock", "check_availability", product_id=sold_out))
@@ -142,7 +144,7 @@ def test_out_of_stock_offers_similar_items(kg) -> None:  # noqa: ANN001
     assert messages[0]["buttons"][0]["payload"] == f'/search_products{{"product": "{sold_out}"}}'
 
 
-def test_faceted_search_returns_only_matching_products(catalog_graph) -> None:  # noqa: ANN001
+def test_faceted_search_returns_only_matching_products(catalog_graph) -> None:
     entities = [
         {"entity": "color", "value": "red"},
         {"entity": "category", "value": "running shoes"},
@@ -170,7 +172,8 @@ def test_search_reads_price_and_sort_from_the_nlu_entities() -> None:
 
 
 def test_similar_items_button_finds_other_products_of_the_same_category() -> None:
-    messages, _ = run(ActionSearchProducts(), tracker('/search_products{"product": "P0001"}', "search_products", [product("P0001")]))
+    messages, _ = run(ActionSearchProducts(),
+                      tracker('/search_products{"product": "P0001"}', "search_products", [product("P0001")]))
     cards = next(m["custom"] for m in messages if m.get("custom"))["cards"]
     assert cards and all(c["id"] != "P0001" and "Running Shoes" in c["subtitle"] for c in cards)
 
@@ -181,7 +184,7 @@ def test_search_with_no_results_says_so() -> None:
     assert "couldn't find any" in texts(messages)
 
 
-def test_compare_two_products(kg) -> None:  # noqa: ANN001
+def test_compare_two_products(kg) -> None:
     entities = [product("trailblazer 2"), product("velocity 3 pro")]
     messages, _ = run(ActionCompareProducts(), tracker("compare", "compare_products", entities))
     said = texts(messages)
@@ -189,7 +192,7 @@ def test_compare_two_products(kg) -> None:  # noqa: ANN001
     assert "- price: $129.00 vs" in said and "is the cheaper one" in said
 
 
-def test_hostile_mention_leaves_the_graph_unchanged(kg) -> None:  # noqa: ANN001
+def test_hostile_mention_leaves_the_graph_unchanged(kg) -> None:
     from knowledge.products import count_triples
 
     before = count_triples(kg)
@@ -204,6 +207,7 @@ def test_graph_down_gets_an_apology(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("SPARQL_QUERY_URL", f"http://127.0.0.1:{free_port()}/query")
     use_context(None)
-    messages, events = run(ActionProductPrice(), tracker("how much is the trailblazer 2", "ask_price", [product("trailblazer 2")]))
+    messages, events = run(ActionProductPrice(),
+                           tracker("how much is the trailblazer 2", "ask_price", [product("trailblazer 2")]))
     assert [m.get("response") for m in messages] == ["utter_kg_unavailable"]
     assert events == []

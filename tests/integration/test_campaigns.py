@@ -181,7 +181,7 @@ def test_the_greeting_offers_the_campaign_to_its_segment_but_not_to_the_control_
 
 
 @pytest.mark.browser
-def test_the_widget_greets_a_signed_in_shopper_with_their_segments_campaign(stack: Stack, db: ShopDB, browser) -> None:  # noqa: ANN001
+def test_the_widget_greets_a_signed_in_shopper_with_their_segments_campaign(stack: Stack, db: ShopDB, browser) -> None:
     segment = customer_segments(db)["C0001"]
     Editor(Shop.from_settings(stack.settings).kg, db).apply(create_campaign(fields(segment, holdout="0")), "cara")
     context = browser.new_context(viewport={"width": 1280, "height": 860})  # under the page's CSP

@@ -69,7 +69,7 @@ def base(stack: Stack) -> str:
     return f"http://127.0.0.1:{stack.settings.web_port}"
 
 
-def sign_in(page, stack: Stack, path: str) -> None:  # noqa: ANN001 - playwright Page
+def sign_in(page, stack: Stack, path: str) -> None:  # playwright Page
     page.goto(base(stack) + path)
     page.fill('input[name="username"]', AGENT)
     page.fill('input[name="password"]', PASSWORD)
@@ -77,12 +77,12 @@ def sign_in(page, stack: Stack, path: str) -> None:  # noqa: ANN001 - playwright
     page.wait_for_url("**" + path)
 
 
-def say(page, text: str) -> None:  # noqa: ANN001
+def say(page, text: str) -> None:
     page.fill("#sb-input", text)
     page.press("#sb-input", "Enter")
 
 
-def assistant_answers(page):  # noqa: ANN001, ANN201 - playwright Locator
+def assistant_answers(page):  # noqa: ANN201 - playwright Locator
     """The assistant's own messages in the widget (not a person's)."""
     return page.locator(".sb-bot:not(.sb-agent)")
 
@@ -94,7 +94,7 @@ def restart_rasa(stack: Stack) -> None:
     rasa.wait_ready(300)
 
 
-def test_a_shopper_is_handed_to_a_person_and_back(stack: Stack, shop: Shop, always_open, agent_token, browser) -> None:  # noqa: ANN001, E501
+def test_a_shopper_is_handed_to_a_person_and_back(stack: Stack, shop: Shop, always_open, agent_token, browser) -> None:
     agent_context = browser.new_context(viewport={"width": 1280, "height": 900})
     shopper_context = browser.new_context(viewport={"width": 1280, "height": 860})
     errors: list[str] = []
@@ -190,7 +190,7 @@ CLOSED_ALL_WEEK = """
 """
 
 
-def test_out_of_hours_a_message_is_left_and_waits_in_the_inbox(stack: Stack, shop: Shop, always_open, agent_token) -> None:  # noqa: ANN001, E501
+def test_out_of_hours_a_message_is_left_and_waits_in_the_inbox(stack: Stack, shop: Shop, always_open, agent_token) -> None:
     shop.kg.update(f"INSERT DATA {{ {CLOSED_ALL_WEEK} }}")  # opens = closes: closed every day, agents or not
     try:
         shopper = chat(stack, "left-message")
@@ -248,7 +248,7 @@ class Helpdesk:
         received = self.received
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:  # http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 received.put((dict(self.headers), body))
                 self.send_response(204)
@@ -288,7 +288,7 @@ def helpdesk(stack: Stack) -> Iterator[tuple[Helpdesk, str, str]]:
 
 
 def test_a_helpdesk_hears_of_a_hand_over_signed_and_answers_through_the_api(
-    stack: Stack, shop: Shop, always_open, agent_token: str, helpdesk  # noqa: ANN001
+    stack: Stack, shop: Shop, always_open, agent_token: str, helpdesk
 ) -> None:
     desk, web, secret = helpdesk
     auth = {"Authorization": f"Bearer {agent_token}"}

@@ -60,7 +60,7 @@ def shopbot(env: dict[str, str], *args: str, stdin: str = "", code: int = 0) -> 
 
 
 @pytest.fixture
-def run(env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def run(env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - a fixture returning the command runner
     """Run the shopbot command line in process; its output."""
 
     def call(*args: str, stdin: str = "", code: int = 0) -> str:
@@ -100,7 +100,7 @@ def test_set_price_then_revert(env: dict[str, str], fresh_kg: HttpSparqlClient) 
     assert get_product(fresh_kg, "P0001").price == Decimal("129")
 
 
-def test_history_shows_reverts(run, fresh_kg: HttpSparqlClient) -> None:  # noqa: ANN001
+def test_history_shows_reverts(run, fresh_kg: HttpSparqlClient) -> None:
     first = change_id(run("kg", "set", "P0001", "shop:stockLevel", "7", "--user", "alice"))
     second = change_id(run("kg", "revert", first, "--user", "alice"))
     history = run("kg", "history", "-v")
@@ -109,7 +109,7 @@ def test_history_shows_reverts(run, fresh_kg: HttpSparqlClient) -> None:  # noqa
     assert get_product(fresh_kg, "P0001").stock == 42
 
 
-def test_refusals_exit_2_with_a_clear_message(run, fresh_kg: HttpSparqlClient) -> None:  # noqa: ANN001
+def test_refusals_exit_2_with_a_clear_message(run, fresh_kg: HttpSparqlClient) -> None:
     out = run("kg", "set", "P0001", "schema:price", "cheap", "--user", "alice", code=2)
     assert 'prod:P0001-offer schema:price: "cheap" is not a decimal' in out and "nothing was written" in out
     assert get_product(fresh_kg, "P0001").price == Decimal("129")
@@ -127,7 +127,7 @@ def test_refusals_exit_2_with_a_clear_message(run, fresh_kg: HttpSparqlClient) -
     assert "no changes" in run("kg", "history")
 
 
-def test_add_remove_delete_import_export(run, fresh_kg: HttpSparqlClient, tmp_path: Path) -> None:  # noqa: ANN001
+def test_add_remove_delete_import_export(run, fresh_kg: HttpSparqlClient, tmp_path: Path) -> None:
     assert '+ prod:P0001 schema:color "dark blue"' in run("kg", "add", "P0001", "schema:color", "dark blue",
                                                           "--user", "alice")
     assert '- prod:P0001 schema:color "black"' in run("kg", "remove", "P0001", "schema:color", '"black"',
@@ -160,7 +160,7 @@ def test_add_remove_delete_import_export(run, fresh_kg: HttpSparqlClient, tmp_pa
     assert "delete product prod:P0995 CLI Runner 2" in out and get_product(fresh_kg, "P0995") is None
 
 
-def test_staff_commands(run, env: dict[str, str]) -> None:  # noqa: ANN001
+def test_staff_commands(run, env: dict[str, str]) -> None:
     assert "added staff account vera (viewer)" in run("staff", "add", "vera", "--role", "viewer", "--password-stdin",
                                                       stdin="vera-password\n")
     listing = run("staff", "list")
@@ -175,7 +175,7 @@ def test_staff_commands(run, env: dict[str, str]) -> None:  # noqa: ANN001
     assert "no terminal" in run("staff", "add", "walt", code=2)  # stdin is no terminal: asks for --password-stdin
 
 
-def test_every_command_has_help(run) -> None:  # noqa: ANN001
+def test_every_command_has_help(run) -> None:
     for command in (["kg", "add"], ["kg", "remove"], ["kg", "set"], ["kg", "import"], ["kg", "export"],
                     ["kg", "history"], ["kg", "revert"], ["kg", "show"], ["kg", "delete"], ["staff", "add"],
                     ["staff", "list"], ["staff", "token"], ["staff", "password"]):

@@ -16,7 +16,6 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Callable, Optional
 
 import pytest

@@ -85,7 +85,7 @@ def price_said(stack: Stack, product_name: str, name: str) -> str:
     return chat(stack, f"{name}-{time.monotonic_ns()}").text(f"how much is the {product_name}?")
 
 
-def test_cli_price_change_is_live_in_the_chat_and_revert_restores_it(stack: Stack, shop: Shop, tokens) -> None:  # noqa: ANN001
+def test_cli_price_change_is_live_in_the_chat_and_revert_restores_it(stack: Stack, shop: Shop, tokens) -> None:
     product = get_product(shop.kg, "P0003")
     before = document(shop.kg, "P0003")
     changed = shopbot(stack, "kg", "set", "P0003", "schema:price", "77.70", "--user", "eddie")
@@ -102,7 +102,7 @@ def test_cli_price_change_is_live_in_the_chat_and_revert_restores_it(stack: Stac
     assert f"revert change {change_id}" in history.stdout
 
 
-def test_cli_refuses_a_viewer_and_invalid_values(stack: Stack, shop: Shop, tokens, content) -> None:  # noqa: ANN001
+def test_cli_refuses_a_viewer_and_invalid_values(stack: Stack, shop: Shop, tokens, content) -> None:
     before = content()
     viewer = shopbot(stack, "kg", "set", "P0004", "schema:price", "10", "--user", "vic")
     assert viewer.returncode != 0 and "viewer" in viewer.stdout + viewer.stderr
@@ -126,7 +126,7 @@ def write_routes() -> list[tuple[str, str]]:
 
 
 def test_every_write_endpoint_refuses_anonymous_and_wrong_role_requests(
-    stack: Stack, shop: Shop, tokens, content  # noqa: ANN001
+    stack: Stack, shop: Shop, tokens, content
 ) -> None:
     routes = write_routes()
     assert len(routes) >= 13 and ("PATCH", "/api/kg/products/P0005") in routes
@@ -172,7 +172,7 @@ def session_for(stack: Stack, username: str) -> Browserless:
     return session
 
 
-def test_api_refuses_invalid_values_and_writes_nothing(stack: Stack, shop: Shop, tokens, content) -> None:  # noqa: ANN001
+def test_api_refuses_invalid_values_and_writes_nothing(stack: Stack, shop: Shop, tokens, content) -> None:
     editor = auth(tokens["eddie"])
     before = content()
     cheap = requests.patch(api(stack, "/products/P0006"), json={"set": {"price": "cheap"}}, headers=editor, timeout=30)
@@ -188,7 +188,7 @@ def test_api_refuses_invalid_values_and_writes_nothing(stack: Stack, shop: Shop,
 
 
 def test_two_editors_on_one_product_the_second_gets_a_conflict_and_loses_nothing(
-    stack: Stack, shop: Shop, tokens, content  # noqa: ANN001
+    stack: Stack, shop: Shop, tokens, content
 ) -> None:
     seen = requests.get(api(stack, "/products/P0007"), headers=auth(tokens["eddie"]), timeout=30).json()
     first = requests.patch(api(stack, "/products/P0007"), headers=auth(tokens["eddie"]), timeout=30,
@@ -204,7 +204,7 @@ def test_two_editors_on_one_product_the_second_gets_a_conflict_and_loses_nothing
     after_first.assert_unchanged(content(), "the refused second edit")  # no triple, no audit row
 
 
-def test_new_colour_and_new_product_are_live_in_the_chat(stack: Stack, shop: Shop, tokens) -> None:  # noqa: ANN001
+def test_new_colour_and_new_product_are_live_in_the_chat(stack: Stack, shop: Shop, tokens) -> None:
     editor = auth(tokens["eddie"])
     product = get_product(shop.kg, "P0008")
     added = requests.post(api(stack, "/triples"), headers=editor, timeout=30,
@@ -221,7 +221,7 @@ def test_new_colour_and_new_product_are_live_in_the_chat(stack: Stack, shop: Sho
     until(lambda: "$111.50" in price_said(stack, "cloudhopper", "alias"))
 
 
-def test_revert_through_the_api_restores_the_triples_exactly(stack: Stack, shop: Shop, tokens) -> None:  # noqa: ANN001
+def test_revert_through_the_api_restores_the_triples_exactly(stack: Stack, shop: Shop, tokens) -> None:
     before = document(shop.kg, "P0009").triples
     changed = requests.post(api(stack, "/triples"), headers=auth(tokens["eddie"]), timeout=30, json={
         "set": [["P0009", "schema:price", "55.55"]], "add": [["P0009", "schema:material", '"hemp"']]})
@@ -236,7 +236,7 @@ def test_revert_through_the_api_restores_the_triples_exactly(stack: Stack, shop:
     assert again.status_code == 409
 
 
-def test_staff_sparql_endpoint_is_read_only(stack: Stack, shop: Shop, tokens, content) -> None:  # noqa: ANN001
+def test_staff_sparql_endpoint_is_read_only(stack: Stack, shop: Shop, tokens, content) -> None:
     viewer = auth(tokens["vic"])
     query = 'PREFIX schema: <https://schema.org/> SELECT ?name WHERE { ?p schema:productID "P0001" ; schema:name ?name }'
     rows = requests.get(api(stack, "/sparql"), params={"query": query}, headers=viewer, timeout=30).json()["rows"]
@@ -249,7 +249,7 @@ def test_staff_sparql_endpoint_is_read_only(stack: Stack, shop: Shop, tokens, co
 
 
 @pytest.mark.browser
-def test_staff_changes_a_price_in_the_admin_page_and_the_store_chat_states_it(stack: Stack, shop: Shop, tokens, browser) -> None:  # noqa: ANN001
+def test_staff_changes_a_price_in_the_admin_page_and_the_store_chat_states_it(stack: Stack, shop: Shop, tokens, browser) -> None:
     base = f"http://127.0.0.1:{stack.settings.web_port}"
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
@@ -275,7 +275,7 @@ def test_staff_changes_a_price_in_the_admin_page_and_the_store_chat_states_it(st
 
 
 # Last in this module: it locks sign-ins from 127.0.0.1 for a few minutes.
-def test_sign_in_is_rate_limited(stack: Stack, tokens) -> None:  # noqa: ANN001
+def test_sign_in_is_rate_limited(stack: Stack, tokens) -> None:
     statuses = [requests.post(api(stack, "/tokens"), json={"username": "ada", "password": f"guess {n}"}, timeout=30)
                 .status_code for n in range(7)]
     assert statuses[:5] == [401] * 5 and statuses[-1] == 429

@@ -23,7 +23,7 @@ DESKTOP = {"width": 1280, "height": 860}
 
 
 @pytest.fixture
-def page(browser, stack: Stack) -> Iterator:  # noqa: ANN001 - playwright Browser
+def page(browser, stack: Stack) -> Iterator:  # playwright Browser
     """A fresh browser profile (empty localStorage) on the store page at desktop width.
 
     The page's Content-Security-Policy forbids eval, which Playwright's wait_for_function needs, so these
@@ -44,7 +44,7 @@ def store_url(stack: Stack) -> str:
     return f"http://127.0.0.1:{stack.settings.web_port}/"
 
 
-def ask(page, text: str) -> None:  # noqa: ANN001 - playwright Page
+def ask(page, text: str) -> None:  # playwright Page
     """Type a message into the open chat, press Enter, and wait for the next answer."""
     answers = page.locator(".sb-bot").count()
     page.fill("#sb-input", text)
@@ -53,7 +53,7 @@ def ask(page, text: str) -> None:  # noqa: ANN001 - playwright Page
     page.wait_for_timeout(300)  # the rest of a multi-part answer
 
 
-def open_chat(page) -> None:  # noqa: ANN001
+def open_chat(page) -> None:
     page.click(".sb-launcher")
     page.wait_for_function("window.shopbotChat && window.shopbotChat.confirmed")
 
@@ -69,7 +69,7 @@ def test_store_page_lists_products_with_the_graphs_prices(stack: Stack, shop: Sh
     assert requests.get(store_url(stack) + "no/such/page", timeout=30).status_code == 404
 
 
-def test_widget_works_under_the_content_security_policy(browser, stack: Stack) -> None:  # noqa: ANN001
+def test_widget_works_under_the_content_security_policy(browser, stack: Stack) -> None:
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     violations: list[str] = []
@@ -83,7 +83,7 @@ def test_widget_works_under_the_content_security_policy(browser, stack: Stack) -
     assert not violations
 
 
-def test_price_question_shows_a_card_with_the_graphs_price(page, shop: Shop) -> None:  # noqa: ANN001
+def test_price_question_shows_a_card_with_the_graphs_price(page, shop: Shop) -> None:
     product = get_product(shop.kg, "P0001")
     open_chat(page)
     ask(page, "how much is the trailblazer 2?")
@@ -93,7 +93,7 @@ def test_price_question_shows_a_card_with_the_graphs_price(page, shop: Shop) -> 
     assert card.locator("img").get_attribute("src").endswith("/static/products/P0001.svg")
 
 
-def test_tell_me_more_answers_about_that_product_and_history_survives_a_reload(page, shop: Shop) -> None:  # noqa: ANN001
+def test_tell_me_more_answers_about_that_product_and_history_survives_a_reload(page, shop: Shop) -> None:
     product = get_product(shop.kg, "P0002")
     open_chat(page)
     ask(page, f"how much is the {product.name}?")
@@ -114,7 +114,7 @@ def test_tell_me_more_answers_about_that_product_and_history_survives_a_reload(p
     assert money(product.price, product.currency) in page.locator(".sb-bot").last.inner_text()
 
 
-def test_quick_reply_buttons_send_their_payload(page, shop: Shop) -> None:  # noqa: ANN001
+def test_quick_reply_buttons_send_their_payload(page, shop: Shop) -> None:
     open_chat(page)
     ask(page, "hi")
     reply = page.locator(".sb-quick-replies .sb-button", has_text="Show me running shoes").last
@@ -127,13 +127,13 @@ def test_quick_reply_buttons_send_their_payload(page, shop: Shop) -> None:  # no
         assert get_product(shop.kg, product_id).category == "Running Shoes"
 
 
-def signed_in_as(page, customer: str) -> None:  # noqa: ANN001 - playwright Page
+def signed_in_as(page, customer: str) -> None:  # playwright Page
     """Pick a customer in the demo store's "sign in as" picker and wait for their own conversation."""
     page.select_option("#customer-picker", customer)
     page.wait_for_function(f"window.shopbotChat.confirmed && window.shopbotChat.state.customerId === {customer!r}")
 
 
-def test_signed_in_customer_gets_their_own_order(page) -> None:  # noqa: ANN001
+def test_signed_in_customer_gets_their_own_order(page) -> None:
     open_chat(page)
     signed_in_as(page, "C0001")
     ask(page, "where is my order SB-100002")
@@ -145,10 +145,10 @@ def test_signed_in_customer_gets_their_own_order(page) -> None:  # noqa: ANN001
     assert "I couldn't find order SB-100002 for you" in page.locator(".sb-log").inner_text()
 
 
-def test_a_sign_in_while_the_guests_token_is_on_its_way_signs_the_shopper_in(page) -> None:  # noqa: ANN001
+def test_a_sign_in_while_the_guests_token_is_on_its_way_signs_the_shopper_in(page) -> None:
     held: list = []
 
-    def hold_the_first(route) -> None:  # noqa: ANN001 - playwright Route
+    def hold_the_first(route) -> None:
         if held:
             route.continue_()
         else:
@@ -172,7 +172,7 @@ def test_a_sign_in_while_the_guests_token_is_on_its_way_signs_the_shopper_in(pag
     assert "Order SB-100002 is" in page.locator(".sb-log").inner_text()
 
 
-def test_sign_in_survives_a_reload_and_the_token_is_the_stores(page) -> None:  # noqa: ANN001
+def test_sign_in_survives_a_reload_and_the_token_is_the_stores(page) -> None:
     open_chat(page)
     signed_in_as(page, "C0001")
     ask(page, "where is my order SB-100002")
@@ -186,7 +186,7 @@ def test_sign_in_survives_a_reload_and_the_token_is_the_stores(page) -> None:  #
     assert token not in page.evaluate("JSON.stringify(window.localStorage)")  # ... never stored
 
 
-def test_a_customer_id_forged_in_the_browser_opens_no_order(page) -> None:  # noqa: ANN001
+def test_a_customer_id_forged_in_the_browser_opens_no_order(page) -> None:
     open_chat(page)  # a guest
     answers = page.locator(".sb-bot").count()
     page.evaluate("""() => {
@@ -200,7 +200,7 @@ def test_a_customer_id_forged_in_the_browser_opens_no_order(page) -> None:  # no
     assert "e-mail address on the order" in log and "Order SB-100002 is" not in log
 
 
-def test_hostile_text_is_shown_as_text_never_as_html(page) -> None:  # noqa: ANN001
+def test_hostile_text_is_shown_as_text_never_as_html(page) -> None:
     open_chat(page)
     hostile = '<img src=x onerror="document.title=\'owned\'"><script>document.title="owned"</script>'
     ask(page, hostile)
@@ -209,7 +209,7 @@ def test_hostile_text_is_shown_as_text_never_as_html(page) -> None:  # noqa: ANN
     assert page.title() != "owned"
 
 
-def test_keyboard_only_shopper_can_chat(page) -> None:  # noqa: ANN001
+def test_keyboard_only_shopper_can_chat(page) -> None:
     launcher = page.locator(".sb-launcher")
     assert launcher.get_attribute("aria-expanded") == "false"
     launcher.focus()
@@ -225,7 +225,7 @@ def test_keyboard_only_shopper_can_chat(page) -> None:  # noqa: ANN001
     assert not page.locator("#sb-panel").is_visible()
 
 
-def test_unreachable_assistant_is_announced(browser, stack: Stack) -> None:  # noqa: ANN001
+def test_unreachable_assistant_is_announced(browser, stack: Stack) -> None:
     context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
     page = context.new_page()
     page.route_web_socket(re.compile(r".*/socket\.io/.*"), lambda socket: socket.close())
@@ -242,7 +242,7 @@ def test_unreachable_assistant_is_announced(browser, stack: Stack) -> None:  # n
     context.close()
 
 
-def test_phone_width_chat_fills_the_screen(browser, stack: Stack) -> None:  # noqa: ANN001
+def test_phone_width_chat_fills_the_screen(browser, stack: Stack) -> None:
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, bypass_csp=True)
     page = context.new_page()
     page.set_default_timeout(ANSWER_TIMEOUT_MS)
@@ -257,7 +257,7 @@ def test_phone_width_chat_fills_the_screen(browser, stack: Stack) -> None:  # no
     context.close()
 
 
-def answer(page, text: str) -> tuple[str, list[str]]:  # noqa: ANN001 - playwright Page
+def answer(page, text: str) -> tuple[str, list[str]]:  # playwright Page
     """Ask in the open chat; return the answer's text and the products of its cards, in their order."""
     before = page.locator(".sb-bot").count()
     ask(page, text)
@@ -268,7 +268,7 @@ def answer(page, text: str) -> tuple[str, list[str]]:  # noqa: ANN001 - playwrig
     return "\n".join(texts), [product for found in cards for product in found]
 
 
-def test_a_shopping_conversation_follows_the_numbered_cards(page, shop: Shop) -> None:  # noqa: ANN001
+def test_a_shopping_conversation_follows_the_numbered_cards(page, shop: Shop) -> None:
     open_chat(page)
     _, shown = answer(page, "show me running shoes")
     numbers = page.locator(".sb-carousel").last.locator(".sb-card-number").all_inner_texts()

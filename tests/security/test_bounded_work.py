@@ -46,7 +46,7 @@ def staff(stack: Stack, db: ShopDB) -> dict[str, str]:
 
 # --- messages -------------------------------------------------------------------------------------------
 
-def test_a_100_kB_message_over_socketio_is_refused_at_once(stack: Stack) -> None:
+def test_a_100_kb_message_over_socketio_is_refused_at_once(stack: Stack) -> None:
     async def send() -> tuple[float, str, str]:
         shopper = SocketShopper(rasa_url(stack))
         await shopper.connect()
@@ -117,12 +117,12 @@ def test_a_long_price_like_message_is_answered_promptly_on_both_channels(stack: 
 class _Recorder(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:  # http.server's name
         _Recorder.hits.append(self.path)
         self.send_response(200)
         self.end_headers()
 
-    do_POST = do_GET
+    do_POST = do_GET  # noqa: N815 - the name http.server dispatches POST requests to
 
     def log_message(self, *args: object) -> None:
         pass

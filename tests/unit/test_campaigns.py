@@ -3,7 +3,7 @@ group, exposures, and the campaign page's figures."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator

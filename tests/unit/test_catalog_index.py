@@ -22,7 +22,7 @@ def index(memory_kg: OxigraphStoreClient) -> CatalogIndex:
     return index
 
 
-def _random_facets(rng: random.Random, vocab) -> SearchFacets:  # noqa: ANN001
+def _random_facets(rng: random.Random, vocab) -> SearchFacets:
     def maybe(values: list[str]) -> str | None:
         return rng.choice(values) if values and rng.random() < 0.4 else None
 
@@ -76,7 +76,8 @@ def test_follows_changed_products_and_renamed_categories(memory_kg: OxigraphStor
     memory_kg.update(render("DELETE WHERE { $c schema:name ?n }", c=CATEGORY["running-shoes"]))
     memory_kg.update(render("INSERT DATA { $c schema:name 'Runners' }", c=CATEGORY["running-shoes"]))
     index.update(memory_kg, set(), {CATEGORY["running-shoes"]})
-    assert index.search_ids(SearchFacets(category="runners", limit=3)) == search_ids(memory_kg, SearchFacets(category="runners", limit=3))
+    facets = SearchFacets(category="runners", limit=3)
+    assert index.search_ids(facets) == search_ids(memory_kg, facets)
     assert index.search_ids(SearchFacets(category="Running Shoes")) == []
 
 

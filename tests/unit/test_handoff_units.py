@@ -69,7 +69,7 @@ def test_the_state_follows_focus_search_and_pause() -> None:
     assert not state(CONVERSATION[11:], current).paused  # continued from where it was: resumed
 
 
-def test_the_reader_reads_rasas_events_table(tmp_path) -> None:  # noqa: ANN001
+def test_the_reader_reads_rasas_events_table(tmp_path) -> None:
     reader = TrackerStoreReader(f"sqlite:///{tmp_path / 'tracker.db'}")
     assert reader.events("nobody") == [] and reader.last_event_id("nobody") == 0  # before Rasa made the table
     EVENTS.create(reader.engine)
@@ -97,7 +97,7 @@ def test_the_webhook_signature_is_an_hmac_over_time_and_body() -> None:
     assert not verify(body, "t=abc,v1=00", "s3cret") and not verify(body, None, "s3cret")
 
 
-def handoff(sender: str, created: datetime, reply_after: float = None, intent: str = "ask_price",  # noqa: RUF013
+def handoff(sender: str, created: datetime, reply_after: float = None, intent: str = "ask_price",  # noqa: RUF013 - a test helper; None means no reply
             trigger: str = "asked") -> Handoff:
     replied = created + timedelta(seconds=reply_after) if reply_after is not None else None
     return Handoff(id=f"HO-{sender}", sender_id=sender, customer_id=None, reason="", created_at=created,

@@ -86,7 +86,7 @@ def _store(*specs: tuple) -> Graph:
     return graph
 
 
-def test_a_store_without_hours_has_none(tmp_path) -> None:  # noqa: ANN001
+def test_a_store_without_hours_has_none(tmp_path) -> None:
     path = tmp_path / "store.ttl"
     _store().serialize(str(path), format="turtle")
     store = OxigraphStoreClient()
@@ -98,7 +98,7 @@ def test_a_store_without_hours_has_none(tmp_path) -> None:  # noqa: ANN001
     (Literal("Funday"), Literal("09:00:00", datatype=XSD.time), "days of the week"),
     (SCHEMA.Monday, Literal("nine o'clock"), "opening time"),
 ])
-def test_the_shapes_refuse_hours_that_make_no_sense(day, opens, problem: str) -> None:  # noqa: ANN001
+def test_the_shapes_refuse_hours_that_make_no_sense(day, opens, problem: str) -> None:
     graph = _store(([day], opens, Literal("18:00:00", datatype=XSD.time)))
     report = validate(graph)
     assert not report.conforms and any(problem in p for p in report.problems)

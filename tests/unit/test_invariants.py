@@ -26,8 +26,8 @@ def shop_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_replaced_price_keeps_the_count_and_fails_the_snapshot(memory_kg: OxigraphStoreClient) -> None:
     before, count = Snapshot.take(memory_kg), count_triples(memory_kg)
-    memory_kg.update(f"DELETE {{ ?o <https://schema.org/price> ?p }} INSERT {{ ?o <https://schema.org/price> 1.00 }} "
-                     f"WHERE {{ ?o <https://schema.org/price> ?p FILTER(?o = <https://shop.example/product/P0001-offer>) }}")
+    memory_kg.update("DELETE { ?o <https://schema.org/price> ?p } INSERT { ?o <https://schema.org/price> 1.00 } "
+                     "WHERE { ?o <https://schema.org/price> ?p FILTER(?o = <https://shop.example/product/P0001-offer>) }")
     after = Snapshot.take(memory_kg)
     assert count_triples(memory_kg) == count and before.graph_digest != after.graph_digest
     with pytest.raises(AssertionError, match="the graph changed") as caught:

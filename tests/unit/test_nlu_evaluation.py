@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 import pytest
 
 from bot.nlu_evaluation import (
@@ -15,7 +17,8 @@ from bot.nlu_evaluation import (
 )
 
 
-def predicted(text: str, intent: str, group: str, got: str, domain: str = None, **verdict) -> Prediction:
+def predicted(text: str, intent: str, group: str, got: str, domain: Optional[str] = None,
+              **verdict: Any) -> Prediction:
     return Prediction(Example(text, intent, group, domain), got, 0.9, verdict)
 
 
@@ -64,7 +67,7 @@ def test_report_names_the_figures(predictions: list[Prediction]) -> None:
         assert words in report
 
 
-def verdict(score: float, intents: list, **more) -> Prediction:
+def verdict(score: float, intents: list, **more: Any) -> Prediction:
     return predicted("x", intents[0][0], "service", intents[0][0],
                      score=score, intents=intents, decision=more.pop("decision", "keep"), **more)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Optional
 
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -19,7 +20,7 @@ from tests.actions import action, context_on, run, said, slots, tracker, user
 CLEARED = {name: None for name in ORDER_SLOTS}
 
 
-def ask(request: str, order_id: str, customer: str = "C0001", email: str = None) -> tuple[list, list]:  # noqa: RUF013
+def ask(request: str, order_id: str, customer: str = "C0001", email: Optional[str] = None) -> tuple[list, list]:
     """Run action_order_request for a request the order form collected."""
     return run(ActionOrderRequest(), tracker("/inform", "inform", customer=customer,
                                              slots={"order_request": request, "order_id": order_id, "email": email}))

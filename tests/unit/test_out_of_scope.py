@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import numpy as np
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -375,7 +374,7 @@ def test_training_uses_whole_domains_per_fold(storage_path: Path, training_data:
     seen: List[tuple] = []
     original = GroupKFold.split
 
-    def recording_split(self, X, y=None, groups=None):  # noqa: ANN001, ANN202, N803
+    def recording_split(self, X, y=None, groups=None):  # noqa: ANN202, N803 - scikit-learn's split(X, y, groups) signature
         for train, test in original(self, X, y, groups):
             seen.append(({groups[i] for i in train}, {groups[i] for i in test}))
             yield train, test

@@ -93,7 +93,8 @@ def purchases(seed: int = 1) -> InteractionArrays:
 
 FEATURES = {
     **{f"a{n}": {"category": "kitchen", "colour": "red", "price": 5.0 + n, "description": "red enamel mug"} for n in range(10)},
-    **{f"b{n}": {"category": "garden", "color": "green", "price": 50.0 + n, "description": "green garden hose"} for n in range(10)},
+    **{f"b{n}": {"category": "garden", "color": "green", "price": 50.0 + n, "description": "green garden hose"}
+       for n in range(10)},
     "a_new": {"category": "kitchen", "colour": "red", "price": 7.0, "description": "red enamel teapot"},
 }
 
@@ -204,7 +205,7 @@ def ratings() -> InteractionArrays:
 
 
 @pytest.mark.parametrize("make", EXPLICIT_MODELS)
-def test_predictions_stay_in_the_rating_range(make, ratings: InteractionArrays) -> None:  # noqa: ANN001
+def test_predictions_stay_in_the_rating_range(make, ratings: InteractionArrays) -> None:
     model = make().fit(ratings)
     users = np.repeat(np.unique(ratings.users), 40)
     items = np.tile(np.char.add("i", np.arange(40).astype(str)), len(np.unique(ratings.users)))
@@ -214,7 +215,7 @@ def test_predictions_stay_in_the_rating_range(make, ratings: InteractionArrays) 
 
 
 @pytest.mark.parametrize("make", EXPLICIT_MODELS)
-def test_recommend_excludes_seen_items(make, ratings: InteractionArrays) -> None:  # noqa: ANN001
+def test_recommend_excludes_seen_items(make, ratings: InteractionArrays) -> None:
     model = make().fit(ratings)
     seen = set(ratings.items[ratings.users == "u3"].tolist())
     recs = model.recommend("u3", n=10)
@@ -233,7 +234,7 @@ def test_svd_learns_better_than_the_mean(ratings: InteractionArrays) -> None:
 
 
 @pytest.mark.parametrize("make", EXPLICIT_MODELS)
-def test_cold_start_fallbacks(make, ratings: InteractionArrays) -> None:  # noqa: ANN001
+def test_cold_start_fallbacks(make, ratings: InteractionArrays) -> None:
     model = make().fit(ratings)
     # expected values from the arrays themselves, not from the fitted model's statistics
     assert model.predict("nobody", "i0").estimate == pytest.approx(ratings.values[ratings.items == "i0"].mean())
@@ -254,7 +255,7 @@ def _round_trip(model: Recommender, tmp_path: Path) -> Recommender:
 
 
 @pytest.mark.parametrize("make", EXPLICIT_MODELS)
-def test_save_load_round_trip_explicit(make, ratings: InteractionArrays, tmp_path: Path) -> None:  # noqa: ANN001
+def test_save_load_round_trip_explicit(make, ratings: InteractionArrays, tmp_path: Path) -> None:
     model = make().fit(ratings)
     loaded = _round_trip(model, tmp_path)
     users = np.append(ratings.users[:200], "nobody")
@@ -371,7 +372,7 @@ def test_hybrid_min_interactions_and_prefitted_components() -> None:
     "make",
     [lambda: ImplicitItemCF(k=5), lambda: ContentBased(weighting="binary"), lambda: Popularity()],
 )
-def test_save_load_round_trip_implicit(make, tmp_path: Path) -> None:  # noqa: ANN001
+def test_save_load_round_trip_implicit(make, tmp_path: Path) -> None:
     data = purchases()
     model = make()
     model.fit(data, item_features=FEATURES) if isinstance(model, ContentBased) else model.fit(data)

@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -200,11 +200,11 @@ def test_evaluate_explicit_fits_and_tests_every_algorithm_on_the_same_partition(
     def recording(name: str, base: type) -> Callable[[], Popularity]:
         """A model that notes the rows it was fitted on and the rows it was asked to predict."""
         class Recording(base):  # type: ignore[misc, valid-type]
-            def fit(self, data: InteractionArrays, **kwargs):  # noqa: ANN003, ANN201
+            def fit(self, data: InteractionArrays, **kwargs: Any) -> Any:
                 self._train = frozenset(zip(data.users.tolist(), data.items.tolist(), data.values.tolist()))
                 return super().fit(data, **kwargs)
 
-            def predict_many(self, users, items):  # noqa: ANN001, ANN201
+            def predict_many(self, users, items) -> Any:
                 seen.setdefault(name, []).append((self._train, frozenset(zip(users.tolist(), items.tolist()))))
                 return super().predict_many(users, items)
 

@@ -27,7 +27,7 @@ from knowledge.recommend.hybrid import blend, segment_factor
 from tests.unit.test_recommend_algorithms import FEATURES, purchases
 
 
-def binary(model) -> np.ndarray:  # noqa: ANN001
+def binary(model) -> np.ndarray:
     return (model.matrix_.toarray() > 0).astype(float)
 
 
@@ -46,7 +46,7 @@ def test_user_cf_cosine_matches_the_formula() -> None:
 
 @pytest.mark.parametrize("make", [lambda: ImplicitUserCF(k=100, similarity="pearson"),
                                   lambda: ImplicitItemCF(k=100, weighting="none", similarity="pearson")])
-def test_pearson_over_whole_purchase_vectors(make) -> None:  # noqa: ANN001
+def test_pearson_over_whole_purchase_vectors(make) -> None:
     model = make().fit(purchases())
     x = binary(model)
     rows = x if isinstance(model, ImplicitUserCF) else x.T
@@ -115,7 +115,7 @@ def test_als_runs_through_implicit_or_says_how_to_install_it(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("model", [ImplicitUserCF(k=7), EASE(l2=3.0), TrendingPopularity(half_life_days=3.0),
                                    ImplicitItemCF(k=9, similarity="pearson"), Hybrid(segment_weight=0.5)])
-def test_parameters_fitted_attributes_and_clone(model) -> None:  # noqa: ANN001
+def test_parameters_fitted_attributes_and_clone(model) -> None:
     params = model.get_params()
     fitted = model.fit(purchases(), item_features=FEATURES) if isinstance(model, Hybrid) else model.fit(purchases())
     assert fitted is model and model.get_params() == params  # fit never changes a parameter

@@ -10,7 +10,7 @@ from typing import Optional
 import pytest
 
 from bot.nlu.shopping_terms import exclusions, shopping_terms
-from knowledge.products import Product, get_product
+from knowledge.products import get_product
 from knowledge.recommend.request import Request, descriptive_words, parse_request, product_stems, stem
 from knowledge.sparql import OxigraphStoreClient
 from knowledge.vocabulary import Vocabulary, load_vocabulary
@@ -39,7 +39,7 @@ def nlu(text: str, *entities: dict) -> list[dict]:
     return found + shopping_terms(text, found, "ask_recommendation")
 
 
-def resolver(kg: OxigraphStoreClient, names: dict[str, str]):  # noqa: ANN201
+def resolver(kg: OxigraphStoreClient, names: dict[str, str]):  # noqa: ANN201 - a fixture-like helper returning a resolve function
     return lambda mention: get_product(kg, names[mention.lower()]) if mention.lower() in names else None
 
 
@@ -62,7 +62,8 @@ def test_cheaper_than_a_named_product(memory_kg: OxigraphStoreClient, vocab: Voc
     text = "anything cheaper than the Trailblazer 2?"
     named = entity(text, "Trailblazer 2", "product", "trailblazer 2")
     stray = entity(text, "2", "price")  # a CRF may read the model number as a price: it must not become the budget
-    request = parse_request(text, nlu(text, named) + [stray], vocab, resolver(memory_kg, {"trailblazer 2": "P0001", "the trailblazer 2": "P0001"}))
+    names = {"trailblazer 2": "P0001", "the trailblazer 2": "P0001"}
+    request = parse_request(text, nlu(text, named) + [stray], vocab, resolver(memory_kg, names))
     hero = get_product(memory_kg, "P0001")
     assert request.max_price == hero.price - D("0.01") and request.exclude == ("P0001",)
     assert request.compared_to == hero.name and "cheaper than the Trailblazer 2 GTX" in request.describe()

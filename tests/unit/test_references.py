@@ -36,7 +36,8 @@ IDS = [p.id for p in LIST]
 @pytest.mark.parametrize(
     ("value", "places", "other"),
     [
-        ("2", (2,), False), ("-1", (-1,), False), ("-2", (-2,), False), ("2nd", (2,), False), ("second", (2,), False), ("#3", (3,), False),
+        ("2", (2,), False), ("-1", (-1,), False), ("-2", (-2,), False), ("2nd", (2,), False), ("second", (2,), False),
+        ("#3", (3,), False),
         ("number 4", (4,), False), ("the third one", (3,), False), ("last", (-1,), False),
         ("the last one", (-1,), False), ("penultimate", (-2,), False), ("1..2", (1, 2), False),
         ("-2..-1", (-2, -1), False), ("3..1", (3, 2, 1), False), ("other", (), True), ("the other one", (), True),

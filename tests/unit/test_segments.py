@@ -56,7 +56,7 @@ def products():  # noqa: ANN201 - list[Product]
 
 
 @pytest.fixture(scope="module")
-def shop_url(tmp_path_factory: pytest.TempPathFactory, products) -> str:  # noqa: ANN001
+def shop_url(tmp_path_factory: pytest.TempPathFactory, products) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('segments') / 'shop.db'}"
     generate_shop(url, products, today=TODAY, customers=200, orders=1500)
     return url
@@ -70,16 +70,16 @@ def db(shop_url: str):  # noqa: ANN201 - ShopDB
 
 
 @pytest.fixture(scope="module")
-def purchases(db, products) -> Purchases:  # noqa: ANN001
+def purchases(db, products) -> Purchases:
     return collect_shop(db, products, currency="USD")
 
 
 @pytest.fixture(scope="module")
-def model(db, products) -> SegmentModel:  # noqa: ANN001
+def model(db, products) -> SegmentModel:
     return build_segments(db, products, seed=SEED, currency="USD")
 
 
-def _customer_ids(db) -> list[str]:  # noqa: ANN001
+def _customer_ids(db) -> list[str]:
     with db.session() as session:
         return sorted(session.execute(select(Customer.id)).scalars())
 
@@ -152,7 +152,7 @@ def test_k_is_the_silhouette_argmax(model: SegmentModel) -> None:
     assert model.silhouette == pytest.approx(silhouette_score(model.scaled()[fitted], labels[fitted]))
 
 
-def test_labels_cover_every_customer_outliers_included(model: SegmentModel, db) -> None:  # noqa: ANN001
+def test_labels_cover_every_customer_outliers_included(model: SegmentModel, db) -> None:
     assert model.customer_ids.tolist() == _customer_ids(db)
     labels = model.labels[np.searchsorted(model.customer_ids, model.features.customers)]
     assert (labels >= 0).all()  # every buyer, outliers included, has a K-means segment
@@ -180,7 +180,7 @@ def test_objective_j_is_the_sum_of_squared_distances(model: SegmentModel) -> Non
     assert model.inertia == model.kmeans.inertia_
 
 
-def test_segments_are_canonical_and_named_deterministically(model: SegmentModel, db, products) -> None:  # noqa: ANN001
+def test_segments_are_canonical_and_named_deterministically(model: SegmentModel, db, products) -> None:
     again = build_segments(db, products, seed=SEED, currency="USD")
     assert [s.name for s in again.segments] == [s.name for s in model.segments]
     assert [s.description for s in again.segments] == [s.description for s in model.segments]
@@ -299,7 +299,7 @@ def test_evaluate_online_retail() -> None:
 
 
 def test_cli_build_and_report(shop_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture[str], sparql_server) -> None:  # noqa: ANN001
+                              capsys: pytest.CaptureFixture[str], sparql_server) -> None:
     monkeypatch.setenv("DATABASE_URL", shop_url)
     monkeypatch.setenv("SPARQL_QUERY_URL", sparql_server.query_url)  # the catalog comes from the live graph
     monkeypatch.setenv("SPARQL_UPDATE_URL", sparql_server.update_url)

@@ -49,7 +49,7 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpSparqlClient
         service.stop()
 
 
-def _order(session, number: int, customer: str, at: datetime, products: list[str], prices: dict) -> None:  # noqa: ANN001
+def _order(session, number: int, customer: str, at: datetime, products: list[str], prices: dict) -> None:
     order_id = f"SB-{number:06d}"
     total = sum((prices[p] for p in products), Decimal("0"))
     session.add(Order(id=order_id, customer_id=customer, placed_at=at, status="delivered", shipping_address="1 Leaf Lane",

@@ -94,7 +94,7 @@ def test_status_mix_by_age(full_shop: FullShop) -> None:
     now = datetime.combine(TODAY, datetime.min.time())
     start = now - timedelta(days=365)
     assert all(start <= o.placed_at < now for o in orders)
-    age = lambda o: (now - o.placed_at).days  # noqa: E731
+    age = lambda o: (now - o.placed_at).days  # noqa: E731 - a one-line helper read more easily inline
     assert max(age(o) for o in orders if o.status == "processing") <= 3
     assert max(age(o) for o in orders if o.status == "shipped") <= 12
     assert sum(age(o) > 30 for o in orders if o.status == "delivered") > 0.8 * statuses["delivered"]
@@ -167,8 +167,8 @@ def test_interactions_come_from_orders_and_types(full_shop: FullShop, products: 
     assert set(kinds) == {"view", "cart", "purchase", "rating"}
     assert kinds["view"] > kinds["cart"] > kinds["purchase"] > kinds["rating"] > 1000
     expected = Counter(
-        (orders[l.order_id].customer_id, l.product_id, float(l.quantity), orders[l.order_id].placed_at)
-        for l in full_shop.rows["lines"] if orders[l.order_id].status != "cancelled"
+        (orders[line.order_id].customer_id, line.product_id, float(line.quantity), orders[line.order_id].placed_at)
+        for line in full_shop.rows["lines"] if orders[line.order_id].status != "cancelled"
     )
     purchases = Counter((r.customer_id, r.product_id, r.value, r.at) for r in interactions if r.kind == "purchase")
     assert purchases == expected

@@ -201,7 +201,7 @@ def test_keywords_only_for_searches() -> None:
 
 def test_spans_point_at_the_words() -> None:
     text = "Compare the FIRST two, then show me ones under $40"
-    for entity, _, _, words in tags(text):
+    for _entity, _, _, words in tags(text):
         assert words.lower() in text.lower() and words.strip() == words
 
 

@@ -23,7 +23,7 @@ def moment(kg: OxigraphStoreClient, open_: bool) -> datetime:
     return next(START + timedelta(hours=h) for h in range(24 * 7) if hours.is_open(START + timedelta(hours=h)) == open_)
 
 
-def desk(db: ShopDB, kg, at: datetime) -> SupportDesk:  # noqa: ANN001 - a SparqlEndpoint
+def desk(db: ShopDB, kg, at: datetime) -> SupportDesk:
     return SupportDesk(db, kg, presence_seconds=60, now=lambda: at)
 
 

@@ -26,7 +26,7 @@ DEVIATIONS = {
 }
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:  # noqa: ARG001
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the known Virtuoso deviations xfail, only when the tests run against Virtuoso."""
     if os.environ.get("TEST_SPARQL_SERVER", "").lower() != "virtuoso":
         return

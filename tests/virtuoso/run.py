@@ -34,7 +34,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from bot.services import Service, ServiceError, free_port, port_free  # noqa: E402
+from bot.services import Service, ServiceError, free_port, port_free  # noqa: E402 - after the sys.path set-up that lets the script run from a checkout
 
 GRAPH = "https://shop.example/graph"
 DEFAULT_TESTS = ["tests/unit", "tests/integration/test_actions.py", "tests/virtuoso/server_checks.py"]
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_installed()
     server = Virtuoso(keep=args.keep)
 
-    def terminate(signum: int, frame: object) -> None:  # noqa: ARG001 - signal handler signature
+    def terminate(signum: int, frame: object) -> None:  # signal handler signature
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)

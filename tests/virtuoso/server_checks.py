@@ -125,7 +125,7 @@ def test_every_product_is_the_same(kg: HttpSparqlClient, memory_kg: OxigraphStor
 
 
 @pytest.mark.parametrize("spec", CATEGORIES, ids=lambda spec: spec.slug)
-def test_searches_are_the_same(kg: HttpSparqlClient, memory_kg: OxigraphStoreClient, spec) -> None:  # noqa: ANN001
+def test_searches_are_the_same(kg: HttpSparqlClient, memory_kg: OxigraphStoreClient, spec) -> None:
     low, high = spec.price_range
     searches = [SearchFacets(category=spec.label, limit=50)]
     searches += [SearchFacets(category=spec.label.upper(), color=color, max_price=Decimal((low + high) // 2), limit=50)
