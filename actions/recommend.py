@@ -36,7 +36,7 @@ def recommender(shop: Shop) -> ShopRecommender:
     with _lock:
         if _live is None:
             path = ensure_model(get_settings().recommender_file, shop_db(), shop.kg)
-            _live = LiveRecommender(path, shop.kg, shop_db())
+            _live = LiveRecommender(path, shop.kg, shop_db(), search=shop.search)
     return _live.get()
 
 
