@@ -28,8 +28,6 @@ import argparse
 import math
 import os
 import random
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,11 +39,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import percentile  # noqa: E402
+from benchlib import load_catalog, percentile, private_settings  # noqa: E402
 from kg import catalog_for, say  # noqa: E402
 
 from bot.identity import issue_shopper_token  # noqa: E402
-from bot.services import Service, free_port, oxigraph_service  # noqa: E402
 from bot.stack import Stack  # noqa: E402
 from knowledge.demo_store import Product  # noqa: E402
 from knowledge.formatting import money  # noqa: E402
@@ -182,34 +179,6 @@ def rss_mb(pid: int) -> float:
         except (OSError, StopIteration):
             continue
     return total / 1024
-
-
-def private_settings(var_dir: Path) -> Settings:
-    """Settings of a stack of our own: its data in ``var_dir``, free ports, Rasa's API on with a token."""
-    oxigraph = free_port()
-    return Settings(
-        var_dir=var_dir, oxigraph_port=oxigraph, sparql_query_url=f"http://127.0.0.1:{oxigraph}/query",
-        sparql_update_url=f"http://127.0.0.1:{oxigraph}/update", action_port=free_port(), rasa_port=free_port(),
-        web_port=free_port(), rasa_api_token=secrets.token_urlsafe(24),
-    )
-
-
-def load_catalog(settings: Settings, path: Path) -> tuple[float, str]:
-    """`shopbot kg load FILE` into the stack's (empty, stopped) Oxigraph store; (seconds, its output)."""
-    logs = settings.var_dir / "logs"
-    server: Service = oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs)
-    server.start()
-    try:
-        server.wait_ready(30, busy_grace=60)
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("SPARQL_", "SHOPBOT_VAR_DIR"))}
-        env.update(settings.service_env(), OXIGRAPH_PORT=str(settings.oxigraph_port), PYTHONPATH=str(PROJECT_ROOT))
-        began = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "bot.cli", "kg", "load", str(path), "--quiet", "--no-text-index"],
-                              capture_output=True, text=True, env=env, check=False)
-        took = time.perf_counter() - began
-    finally:
-        server.stop()
-    return took, (done.stdout + done.stderr).strip()
 
 
 def questions(products: list[Product], runs: int, seed: int = 19) -> list[tuple[Product, Search]]:

@@ -42,12 +42,15 @@ def cmd_kg_load(args: argparse.Namespace) -> int:
     """Load a Turtle, N-Triples or N-Quads file into the SPARQL endpoint, replacing what it holds."""
     from tqdm import tqdm
 
-    from knowledge.bulk_loading import content_type, load_file, validate_sample
+    from knowledge.bulk_loading import content_type, load_file, load_file_atomically, validate_sample
 
     settings = get_settings()
     path = Path(args.file) if args.file else settings.catalog_file
     if not path.exists():
         say(f"no such file: {path} (run `shopbot data generate` for the demo store)")
+        return 2
+    if args.atomic and args.append:
+        say("--atomic replaces the catalog: it cannot be combined with --append")
         return 2
     try:
         content_type(path)
@@ -64,7 +67,10 @@ def cmd_kg_load(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
-        load_file(kg, path, settings.sparql_store_url, replace=not args.append, progress=progress)
+        if args.atomic:
+            load_file_atomically(kg, path, settings.sparql_store_url, progress=progress)
+        else:
+            load_file(kg, path, settings.sparql_store_url, replace=not args.append, progress=progress)
     from knowledge.products import count_products, count_triples
 
     say(f"loaded {count_triples(kg):,} triples ({count_products(kg):,} products) in "
@@ -292,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     load = kg.add_parser("load", help="load a Turtle file into the SPARQL endpoint (replaces its content)")
     load.add_argument("file", nargs="?", help="Turtle file (default: the demo store's catalog)")
     load.add_argument("--append", action="store_true", help="add to the graph instead of replacing it")
+    load.add_argument("--atomic", action="store_true",
+                      help="for a shop that stays open: stage the file in a named graph, then replace the catalog in "
+                           "one transaction, so the assistant answers from the old catalog until the new one is whole "
+                           "(without it, answers during the load see an empty or partly loaded catalog)")
     load.add_argument("--quiet", action="store_true", help="no progress bar")
     load.add_argument("--no-text-index", action="store_true",
                       help="do not encode the products' texts now (descriptive search encodes them on first use)")
