@@ -7,8 +7,9 @@ var/bench/kg/, as bench/kg.py does) it:
      (`python -m bot.cli kg load FILE --quiet --no-text-index`, as a process) and times it;
   2. starts the real stack on that store (bot.stack.Stack: Oxigraph, action server, Rasa server, web server,
      private ports and var dir, Rasa's API token on), as `shopbot run` does;
-  3. holds --runs signed REST conversations (POST /webhooks/rest/conversation, then /webhooks/rest/webhook),
-     each asking about products drawn from beyond the demo's 321 when the catalog has them:
+  3. with every size's stack running, holds --runs signed REST conversations per size (POST
+     /webhooks/rest/conversation, then /webhooks/rest/webhook), one size after the other in turn so that
+     other work on the machine slows every size alike, each asking about products drawn from beyond the demo's 321 when the catalog has them:
        price     "how much is the <name>?"                   the graph's price and the product's card
        stock     "is the <name> in stock?"                    the stock sentence with the catalog's count
        search    "show me <colour> <category> under <N>"      the first page of cards is exactly the catalog's
@@ -207,8 +208,19 @@ def converse(settings: Settings, product: Product, search: Search, turns: dict[s
     turns["compare"].add(took, check_compare(search, answer))
 
 
-def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Load one catalog size, start the stack on it, ask the questions; the figures."""
+@dataclass
+class Run:
+    """One catalog size: its stack, its questions, its figures."""
+
+    size: int
+    stack: Stack
+    drawn: list[tuple[Product, Search]]
+    figures: dict[str, Any] = field(default_factory=dict)
+    turns: dict[str, Turns] = field(default_factory=lambda: {question: Turns() for question in QUESTIONS})
+
+
+def prepare(size: int, args: argparse.Namespace, stacks: list[Stack]) -> Run:
+    """Load one catalog size into a fresh store, start a stack on it (added to ``stacks``), warm it up."""
     say(f"=== {size:,} products ===")
     path, _, products = catalog_for(size, args.cache_dir)
     settings = private_settings(Path(tempfile.mkdtemp(prefix=f"shopbot-bench-turns-{size}-")))
@@ -217,31 +229,36 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     figures["load s"], output = load_catalog(settings, path)
     say("  " + output.replace("\n", "\n  "))
     stack = Stack(settings)
+    stacks.append(stack)
     began = time.perf_counter()
-    try:
-        stack.start()
-        figures["stack start s"] = time.perf_counter() - began
-        drawn = questions(products, args.runs + args.warmup)
-        warm: dict[str, Turns] = {question: Turns() for question in QUESTIONS}
-        for product, search in drawn[:args.warmup]:
-            converse(settings, product, search, warm)
-        turns: dict[str, Turns] = {question: Turns() for question in QUESTIONS}
-        for number, (product, search) in enumerate(drawn[args.warmup:], 1):
-            converse(settings, product, search, turns)
-            if number % 10 == 0:
-                say(f"  {number}/{args.runs} conversations")
-        for service in stack.services:
+    stack.start()
+    figures["stack start s"] = time.perf_counter() - began
+    drawn = questions(products, args.runs + args.warmup)
+    warm: dict[str, Turns] = {question: Turns() for question in QUESTIONS}
+    for product, search in drawn[:args.warmup]:
+        converse(settings, product, search, warm)
+    return Run(size, stack, drawn[args.warmup:], figures)
+
+
+def measure(runs: list[Run]) -> None:
+    """Hold the conversations of every size in turn (one of each size, then the next), so that whatever else
+    the machine does slows every size alike; then read the services' memory."""
+    for number in range(len(runs[0].drawn)):
+        for run in runs:
+            product, search = run.drawn[number]
+            converse(run.stack.settings, product, search, run.turns)
+        if (number + 1) % 10 == 0:
+            say(f"  {number + 1}/{len(runs[0].drawn)} conversations per size")
+    for run in runs:
+        for service in run.stack.services:
             if service.name in ("rasa server", "action server") and service.process is not None:
-                figures[f"RSS {service.name} MB"] = rss_mb(service.process.pid)
-    finally:
-        stack.stop()
-    for question, cell in turns.items():
-        figures[question] = cell
-        say(f"  {question}: {cell.right}/{len(cell.seconds)} right, p50 {1000 * percentile(cell.seconds, 0.5):.0f} ms,"
-            f" p95 {1000 * percentile(cell.seconds, 0.95):.0f} ms")
-        for problem in cell.wrong[:3]:
-            say(f"    wrong: {problem}")
-    return figures
+                run.figures[f"RSS {service.name} MB"] = rss_mb(service.process.pid)
+        for question, cell in run.turns.items():
+            run.figures[question] = cell
+            say(f"  {run.size:,} {question}: {cell.right}/{len(cell.seconds)} right, "
+                f"p50 {1000 * percentile(cell.seconds, 0.5):.0f} ms, p95 {1000 * percentile(cell.seconds, 0.95):.0f} ms")
+            for problem in cell.wrong[:3]:
+                say(f"    wrong: {problem}")
 
 
 def report(results: dict[int, dict[str, Any]]) -> None:
@@ -284,8 +301,14 @@ def main() -> int:
                         help="where generated catalogs are kept between runs (default: var/bench/kg)")
     args = parser.parse_args()
     sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size.strip()]
-    results = {size: bench_size(size, args) for size in sizes}
-    report(results)
+    stacks: list[Stack] = []
+    try:
+        runs = [prepare(size, args, stacks) for size in sizes]
+        measure(runs)
+    finally:
+        for stack in stacks:
+            stack.stop()
+    report({run.size: run.figures for run in runs})
     say("done")
     return 0
 

@@ -18,10 +18,14 @@ TEXT_INDEX_AT_START = 20_000  # catalogs up to this size get their product texts
 
 
 def graph_client(settings: Settings):  # noqa: ANN201 - knowledge.sparql.HttpSparqlClient
-    """The SPARQL client of the shop's knowledge graph."""
-    from knowledge.shop import Shop
+    """The SPARQL client of the shop's knowledge graph for work on the whole catalog (start-up, loads, exports):
+    with the long timeout of such reads, not the one of a chat answer."""
+    from knowledge.shop import BULK_READ_SECONDS
+    from knowledge.sparql import HttpSparqlClient
 
-    return Shop.from_settings(settings).kg
+    auth = (settings.sparql_user, settings.sparql_password) if settings.sparql_user else None
+    return HttpSparqlClient(settings.sparql_query_url, settings.sparql_update_url,
+                            timeout=max(settings.sparql_timeout, BULK_READ_SECONDS), auth=auth)
 
 
 class Stack:
