@@ -48,6 +48,10 @@ class Stack:
             say("generating the demo store")
             write_store(settings.store_dir)
         if settings.local_oxigraph:
+            from bot.store_switch import put_in_place
+
+            if put_in_place(settings):  # `shopbot kg load --new-store` built a store while no server ran
+                say(f"switched to the new store built by `shopbot kg load --new-store` in {settings.oxigraph_dir}")
             # a large store takes a while to open: wait while the server keeps working, not a fixed time
             self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs), timeout=30, busy_grace=60)
         kg = graph_client(settings)
@@ -87,6 +91,27 @@ class Stack:
         seconds = service.wait_ready(timeout, busy_grace=busy_grace, say=say)
         say(f"{service.name} ready in {seconds:.1f} s")
 
+    def follow(self) -> bool:
+        """Switch the local Oxigraph server to the store `shopbot kg load --new-store` built, when it asks for
+        it (bot/store_switch.py); whether it did."""
+        from bot.services import oxigraph_service
+        from bot.store_switch import put_in_place, switch_request
+
+        index = next((i for i, s in enumerate(self.services) if s.name == "oxigraph"), None)
+        if index is None or not switch_request(self.settings).exists():
+            return False
+        settings = self.settings
+        say("switching the graph server to the new store built by `shopbot kg load --new-store`")
+        began = time.monotonic()
+        self.services[index].stop()
+        put_in_place(settings)
+        server = oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, settings.var_dir / "logs")
+        server.start()
+        self.services[index] = server
+        server.wait_ready(30, busy_grace=60, say=say)
+        say(f"the graph server answers from the new store ({time.monotonic() - began:.1f} s without one)")
+        return True
+
     def stop(self) -> None:
         """Stop every service this stack started, newest first."""
         for service in reversed(self.services):
@@ -95,8 +120,9 @@ class Stack:
         self.services.clear()
 
     def wait(self) -> int:
-        """Block until Ctrl-C or until a service dies."""
+        """Block until Ctrl-C or until a service dies, switching graph stores when asked to."""
         while True:
+            self.follow()
             for service in self.services:
                 if service.process.poll() is not None:
                     say(f"{service.name} exited with code {service.process.returncode}\n{service.log_tail()}")

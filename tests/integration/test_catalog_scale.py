@@ -167,5 +167,37 @@ def test_the_whole_stack_restarts_on_the_large_store_and_answers(store: Store, p
         stocked = next(p for p in reversed(products[:-13]) if p.stock >= 5)
         assert f"{stocked.name} is in stock ({stocked.stock} available)" in chat(stack, "far-stock").text(
             f"is the {stocked.name} in stock?")
+        switch_to_the_demo_store(stack, products)
     finally:
         stack.stop()
+
+
+def switch_to_the_demo_store(stack: Stack, products: list[Product]) -> None:
+    """`shopbot kg load --new-store` of the demo catalog while the stack runs: readers see 20,000 products, then
+    321 (or, while the server restarts, no answer), and the assistant follows the new catalog."""
+    from knowledge.sparql import KnowledgeGraphUnavailable
+
+    settings = stack.settings
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SPARQL_", "SHOPBOT_VAR_DIR"))}
+    env.update(OXIGRAPH_PORT=str(settings.oxigraph_port), SHOPBOT_VAR_DIR=str(settings.var_dir),
+               PYTHONPATH=str(PROJECT_ROOT))
+    reader = HttpSparqlClient(settings.sparql_query_url, timeout=10)
+    seen: set[object] = set()
+    load = subprocess.Popen([sys.executable, "-m", "bot.cli", "kg", "load", str(settings.catalog_file),
+                             "--new-store", "--no-text-index"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    switched = False
+    while load.poll() is None:
+        switched = stack.follow() or switched
+        try:
+            seen.add(count_products(reader))
+        except KnowledgeGraphUnavailable:
+            seen.add("no answer")
+    output = load.stdout.read() if load.stdout else ""
+    assert load.returncode == 0, output
+    assert switched and "answers from the new store" in output and "conforms to the shapes" in output, output
+    assert seen <= {SIZE, 321, "no answer"} and SIZE in seen, seen
+    assert count_products(reader) == 321 and not stack.follow()
+    assert money(Decimal("129.00"), "USD") in chat(stack, "demo-again").text("how much is the trailblazer 2?")
+    far = products[-7]  # no longer in the graph: no price, whatever the names still say
+    assert money(far.price, "USD") not in chat(stack, "far-gone").text(f"how much is the {far.name}?")
