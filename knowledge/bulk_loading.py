@@ -116,7 +116,8 @@ def load_file(kg: SparqlEndpoint, path: Path, store_url: str = "", replace: bool
     """Load an RDF file into the endpoint's default graph (replacing it unless ``replace`` is false).
 
     With a Graph Store endpoint the file is streamed to it; otherwise it goes in as SPARQL updates.
-    Readers see the catalog empty or partly loaded while it loads (Oxigraph's bulk loader is not atomic).
+    Readers see the catalog empty (and, with ``INSERT DATA`` chunks, partly loaded) while it loads; for a shop that
+    stays open see ``load_file_atomically`` (and ``shopbot kg load --new-store`` for the local Oxigraph server).
     """
     kind = content_type(path)
     if replace:
