@@ -343,13 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(func=cmd_data_generate)
 
     kg = commands.add_parser("kg", help="the knowledge graph").add_subparsers(dest="sub", required=True, metavar="SUB")
-    load = kg.add_parser("load", help="load a Turtle file into the SPARQL endpoint (replaces its content)")
-    load.add_argument("file", nargs="?", help="Turtle file (default: the demo store's catalog)")
+    load = kg.add_parser("load", help="load a Turtle file into the SPARQL endpoint (replaces its content)",
+                         epilog="What answers see while a catalog loads, and the cost of each way: docs/catalogs.md")
+    load.add_argument("file", nargs="?", help="Turtle, N-Triples or N-Quads file (default: the demo store's catalog)")
     load.add_argument("--append", action="store_true", help="add to the graph instead of replacing it")
     load.add_argument("--atomic", action="store_true",
                       help="for a shop that stays open: stage the file in a named graph, then replace the catalog in "
                            "one transaction, so the assistant answers from the old catalog until the new one is whole "
-                           "(without it, answers during the load see an empty or partly loaded catalog)")
+                           "(without it, answers during the load see an empty or partly loaded catalog); any SPARQL "
+                           "server, but one transaction the size of the catalog")
     load.add_argument("--new-store", action="store_true",
                       help="for the local Oxigraph server: build the catalog into a new store directory (oxigraph load) "
                            "and have the running `shopbot run` switch its server to it; answers come from the old "
