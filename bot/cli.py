@@ -135,6 +135,14 @@ def check_loaded(settings: Settings, kg, started: float, no_text_index: bool) ->
     return 0
 
 
+def cmd_kg_index_texts(args: argparse.Namespace) -> int:
+    """Encode the product texts descriptive search lacks, saving after each batch (`shopbot run` runs it in the
+    background for catalogs above 20,000 products)."""
+    settings = get_settings()
+    ensure_text_index(settings, graph_client(settings))
+    return 0
+
+
 def cmd_kg_validate(args: argparse.Namespace) -> int:
     """Validate a Turtle file, or the live graph, against the SHACL shapes."""
     from knowledge.loading import dump_graph, read_turtle
@@ -361,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--no-text-index", action="store_true",
                       help="do not encode the products' texts now (descriptive search encodes them on first use)")
     load.set_defaults(func=cmd_kg_load)
+    index_texts = kg.add_parser("index-texts", help="encode the product texts descriptive search lacks, saving as it goes")
+    index_texts.set_defaults(func=cmd_kg_index_texts)
     validate = kg.add_parser("validate", help="check a Turtle file or the live graph against the SHACL shapes")
     validate.add_argument("file", nargs="?", help="Turtle file (default: the live graph)")
     validate.set_defaults(func=cmd_kg_validate)

@@ -7,9 +7,12 @@ benchmarks all use it.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 from bot.console import say
 from knowledge.settings import Settings, get_settings
@@ -34,6 +37,7 @@ class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.services = []
+        self.text_job: Optional[subprocess.Popen] = None  # `shopbot kg index-texts` in the background, large catalogs
 
     def start(self, with_actions: bool = True, with_rasa: bool = True, with_web: bool = True) -> None:
         """Start the services, loading the demo store and training the model when needed."""
@@ -65,9 +69,11 @@ class Stack:
         ensure_recommender(settings, kg)
         if products <= TEXT_INDEX_AT_START:
             ensure_text_index(settings, kg)
-        else:  # encoding 100,000 texts takes half an hour or more on 2 cores: not before every start
-            say(f"product text index: not checked at start for {products:,} products (`shopbot kg load FILE` "
-                "encodes them once; until then a descriptive search encodes the texts it ranks)")
+        else:  # encoding 100,000 texts takes an hour or more on 2 cores: not before the start, but beside it
+            self.text_job = start_text_index_job(settings)
+            say(f"product text index: {products:,} products, the missing texts encoded in the background "
+                f"(`shopbot kg index-texts`, niced, pid {self.text_job.pid}, log: {settings.var_dir / 'logs'}); "
+                "until then a descriptive search encodes the texts it ranks")
         model, seconds = train()
         say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
         # Each service gets only the secrets it needs, in its environment (never on its command line).
@@ -113,7 +119,11 @@ class Stack:
         return True
 
     def stop(self) -> None:
-        """Stop every service this stack started, newest first."""
+        """Stop every service this stack started, newest first, and its background text encoding."""
+        if self.text_job is not None and self.text_job.poll() is None:
+            os.killpg(self.text_job.pid, signal.SIGTERM)
+            self.text_job.wait(timeout=30)
+        self.text_job = None
         for service in reversed(self.services):
             say(f"stopping {service.name}")
             service.stop()
@@ -156,6 +166,18 @@ def ensure_text_index(settings: Settings, kg) -> None:  # noqa: ANN001 - a Sparq
 
     products, embedded = index_catalog(kg, ProductTextIndex(path=settings.text_index_file))
     say(f"product text index: {products} products" + (f" ({embedded} texts embedded now)" if embedded else ""))
+
+
+def start_text_index_job(settings: Settings) -> subprocess.Popen:
+    """`shopbot kg index-texts` as a low-priority background process: the turns keep the CPU they need."""
+    from bot.services import child_env
+
+    logs = settings.var_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "index-texts.log", "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "bot.cli", "kg", "index-texts"], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=child_env(settings.service_env()), preexec_fn=lambda: os.nice(19))
 
 
 def ensure_recommender(settings: Settings, kg) -> None:  # noqa: ANN001 - a SparqlEndpoint

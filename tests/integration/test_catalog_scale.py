@@ -152,7 +152,7 @@ def far_price_is_answered(stack: Stack, product: Product) -> None:
 def test_the_whole_stack_restarts_on_the_large_store_and_answers(store: Store, products: list[Product],
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # the stack opens the loaded store itself (its Oxigraph on the same directory and port); product texts are
-    # not encoded at start, as for any catalog above TEXT_INDEX_AT_START (that is not what this test is about)
+    # not encoded before the start, as for any catalog above TEXT_INDEX_AT_START, but in the background
     monkeypatch.setattr(bot.stack, "TEXT_INDEX_AT_START", SIZE - 1)
     store.service.stop()
     stack = Stack(store.settings)
@@ -160,8 +160,11 @@ def test_the_whole_stack_restarts_on_the_large_store_and_answers(store: Store, p
         stack.start()
         assert {s.name for s in stack.services} == {"oxigraph", "action server", "rasa server", "web server"}
         assert count_products(store.client) == SIZE  # the stack opened the loaded store, not a demo store
+        job = stack.text_job  # above the threshold the product texts are encoded beside the stack, niced
+        assert job is not None and job.poll() is None and os.getpriority(os.PRIO_PROCESS, job.pid) == 19
         far_price_is_answered(stack, products[-7])
         stack.stop()
+        assert job.poll() is not None and stack.text_job is None
         stack.start()
         far_price_is_answered(stack, products[-11])
         stocked = next(p for p in reversed(products[:-13]) if p.stock >= 5)
