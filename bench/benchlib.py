@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 from typing import Iterator, Optional
 
 from bot.stack import Stack
-from bot.services import free_port
-from knowledge.settings import Settings, get_settings
+from bot.services import free_port, oxigraph_service
+from knowledge.settings import PROJECT_ROOT, Settings, get_settings
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -17,11 +23,12 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-def private_settings() -> Settings:
-    """Settings for a stack of our own on free ports, its data under var/bench, Rasa's API on with a token."""
+def private_settings(var_dir: Optional[Path] = None) -> Settings:
+    """Settings for a stack of our own on free ports, its data under ``var_dir`` (var/bench by default), Rasa's
+    API on with a token."""
     oxigraph = free_port()
     return Settings(
-        var_dir=get_settings().var_dir / "bench", oxigraph_port=oxigraph,
+        var_dir=var_dir or get_settings().var_dir / "bench", oxigraph_port=oxigraph,
         sparql_query_url=f"http://127.0.0.1:{oxigraph}/query", sparql_update_url=f"http://127.0.0.1:{oxigraph}/update",
         action_port=free_port(), rasa_port=free_port(), web_port=free_port(), rasa_api_token=secrets.token_urlsafe(24),
     )
@@ -44,13 +51,38 @@ def conversation(rasa_url: str, settings: Settings, customer: Optional[str] = No
     return answer.json()["sender"], headers
 
 
+def load_catalog(settings: Settings, path: Path) -> tuple[float, str]:
+    """`shopbot kg load FILE` into a private stack's (stopped) Oxigraph store, as a process; (seconds, output)."""
+    server = oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, settings.var_dir / "logs")
+    server.start()
+    try:
+        server.wait_ready(30, busy_grace=60)
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("SPARQL_", "SHOPBOT_VAR_DIR"))}
+        env.update(settings.service_env(), OXIGRAPH_PORT=str(settings.oxigraph_port), PYTHONPATH=str(PROJECT_ROOT))
+        began = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "bot.cli", "kg", "load", str(path), "--quiet", "--no-text-index"],
+                              capture_output=True, text=True, env=env, check=False)
+        took = time.perf_counter() - began
+    finally:
+        server.stop()
+    if done.returncode != 0:
+        raise RuntimeError(f"shopbot kg load {path} failed:\n{done.stdout}{done.stderr}")
+    return took, (done.stdout + done.stderr).strip()
+
+
 @contextlib.contextmanager
-def assistant(start: bool) -> Iterator[Settings]:
-    """The settings of the assistant to measure: a private stack while in the block, or the running one."""
+def assistant(start: bool, catalog: Optional[Path] = None) -> Iterator[Settings]:
+    """The settings of the assistant to measure: a private stack while in the block (on a store holding
+    ``catalog``, loaded with `shopbot kg load`, when given), or the running one."""
     if not start:
         yield get_settings()
         return
-    stack = Stack(private_settings())
+    if catalog is not None:
+        settings = private_settings(Path(tempfile.mkdtemp(prefix="shopbot-bench-catalog-")))
+        print(f"shopbot kg load {catalog}: {load_catalog(settings, catalog)[0]:.1f} s", file=sys.stderr, flush=True)
+    else:
+        settings = private_settings()
+    stack = Stack(settings)
     try:
         stack.start()
         yield stack.settings

@@ -2,7 +2,9 @@
 
 Each round changes a product's price (and, in the second series, adds a new alternative name) through the
 same editor the CLI and admin page use, then asks over the REST channel every 100 ms until the answer has
-the new fact, then reverts. Uses a running assistant (`make run`) or a private one with --start.
+the new fact, then reverts. Uses a running assistant (`make run`) or a private one with --start; with
+--catalog FILE the private one's store holds that catalog (loaded first with `shopbot kg load`), e.g. the
+100,000-product one bench/kg.py caches: --start --catalog var/bench/kg/catalog-100000-20261129.nt
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import statistics
 import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import requests
 
@@ -48,8 +51,9 @@ def main() -> int:
     parser.add_argument("-n", "--rounds", type=int, default=10, help="edits per series (default: %(default)s)")
     parser.add_argument("--product", default="P0001", help="the product to edit (default: %(default)s)")
     parser.add_argument("--start", action="store_true", help="start a private assistant on free ports first")
+    parser.add_argument("--catalog", type=Path, help="with --start: the catalog file its store holds (default: the demo)")
     args = parser.parse_args()
-    with assistant(args.start) as settings:
+    with assistant(args.start, args.catalog) as settings:
         editor = Editor.from_settings(settings)
         db = connect(settings.database_url)
         if get_staff(db, BENCH_USER) is None:

@@ -17,7 +17,7 @@ from bot.cli_shop import register as register_shop
 from bot.cli_kg_edit import register as register_kg_edit
 from bot.cli_nlu import register as register_nlu
 from bot.stack import Stack, ensure_text_index, run_stack
-from knowledge.connections import graph_client
+from knowledge.connections import bulk_graph_client
 from knowledge.settings import PROJECT_ROOT, Settings, get_settings
 
 
@@ -43,29 +43,83 @@ def cmd_kg_load(args: argparse.Namespace) -> int:
     """Load a Turtle, N-Triples or N-Quads file into the SPARQL endpoint, replacing what it holds."""
     from tqdm import tqdm
 
-    from knowledge.bulk_loading import content_type, load_file, validate_sample
+    from knowledge.bulk_loading import content_type, load_file, load_file_atomically
 
     settings = get_settings()
     path = Path(args.file) if args.file else settings.catalog_file
     if not path.exists():
         say(f"no such file: {path} (run `shopbot data generate` for the demo store)")
         return 2
+    if args.atomic and args.new_store:
+        say("--atomic and --new-store are two ways of replacing the catalog: give one")
+        return 2
+    if (args.atomic or args.new_store) and args.append:
+        say("--atomic and --new-store replace the catalog: they cannot be combined with --append")
+        return 2
     try:
         content_type(path)
     except ValueError as error:
         say(str(error))
         return 2
-    kg = graph_client(settings)
+    kg = bulk_graph_client(settings)
     kg.timeout = max(kg.timeout, 600.0)  # clearing a large graph is one long request
+    started = time.monotonic()
+    if args.new_store:
+        status = load_new_store(settings, kg, path)
+        if status is not None:
+            return status
+        return check_loaded(settings, kg, started, args.no_text_index)
     how = f"streaming to {settings.sparql_store_url}" if settings.sparql_store_url else "as SPARQL updates"
     say(f"loading {path} ({path.stat().st_size / 1e6:.1f} MB) {how}")
-    started = time.monotonic()
     with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc="load", file=sys.stderr,
               disable=args.quiet) as bar:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
-        load_file(kg, path, settings.sparql_store_url, replace=not args.append, progress=progress)
+        if args.atomic:
+            load_file_atomically(kg, path, settings.sparql_store_url, progress=progress)
+        else:
+            load_file(kg, path, settings.sparql_store_url, replace=not args.append, progress=progress)
+    return check_loaded(settings, kg, started, args.no_text_index)
+
+
+SWITCH_WAIT_SECONDS = 120.0  # how long `kg load --new-store` waits for the running stack to switch stores
+
+
+def load_new_store(settings: Settings, kg, path: Path) -> Optional[int]:  # noqa: ANN001 - HttpSparqlClient
+    """Build the catalog into a new local Oxigraph store and switch to it (bot/store_switch.py); an exit status
+    when there is nothing more to do, else None (the server answers from the new store)."""
+    from bot.store_switch import build_store, live_state, put_in_place, staged_dir, switch_request, wait_for_switch
+
+    if not settings.local_oxigraph:
+        say("--new-store builds a store for the local Oxigraph server; for another server use --atomic")
+        return 2
+    state = live_state(kg)
+    say(f"building a new store from {path} ({path.stat().st_size / 1e6:.1f} MB) in {staged_dir(settings)}")
+    began = time.monotonic()
+    try:
+        load_id = build_store(path, staged_dir(settings), state[1] if state else 0)
+    except ValueError as error:
+        say(str(error))
+        return 1
+    say(f"new store built in {time.monotonic() - began:.1f} s")
+    switch_request(settings).write_text(load_id + "\n")
+    if state is None:
+        put_in_place(settings)
+        say(f"no server answers at {settings.sparql_query_url}: the new store is in place for the next start")
+        return 0
+    seconds = wait_for_switch(kg, load_id, SWITCH_WAIT_SECONDS)
+    if seconds is None:
+        say(f"the server did not switch to the new store within {SWITCH_WAIT_SECONDS:.0f} s (is it run by "
+            "`shopbot run`?); it stays staged and the next `shopbot run` starts on it")
+        return 1
+    say(f"the server answers from the new store ({seconds:.1f} s after the switch was asked for)")
+    return None
+
+
+def check_loaded(settings: Settings, kg, started: float, no_text_index: bool) -> int:  # noqa: ANN001 - kg: any SPARQL client of knowledge.sparql
+    """Report what the graph holds now, validate a sample and (unless told not to) embed the product texts."""
+    from knowledge.bulk_loading import validate_sample
     from knowledge.products import count_products, count_triples
 
     say(f"loaded {count_triples(kg):,} triples ({count_products(kg):,} products) in "
@@ -77,8 +131,16 @@ def cmd_kg_load(args: argparse.Namespace) -> int:
             print(f"  - {problem}")
         return 1
     say(f"a sample of {checked} products conforms to the shapes")
-    if not args.no_text_index:
-        ensure_text_index(settings, graph_client(settings))
+    if not no_text_index:
+        ensure_text_index(settings, bulk_graph_client(settings))
+    return 0
+
+
+def cmd_kg_index_texts(args: argparse.Namespace) -> int:
+    """Encode the product texts descriptive search lacks, saving after each batch (`shopbot run` runs it in the
+    background for catalogs above 20,000 products)."""
+    settings = get_settings()
+    ensure_text_index(settings, bulk_graph_client(settings))
     return 0
 
 
@@ -91,7 +153,7 @@ def cmd_kg_validate(args: argparse.Namespace) -> int:
     if args.file:
         graph, where = read_turtle(Path(args.file)), args.file
     else:
-        graph, where = dump_graph(graph_client(settings)), settings.sparql_query_url
+        graph, where = dump_graph(bulk_graph_client(settings)), settings.sparql_query_url
     report = validate(graph)
     if report.conforms:
         say(f"{where}: {len(graph)} triples conform to the shapes")
@@ -106,7 +168,7 @@ def cmd_kg_stats(args: argparse.Namespace) -> int:
     """Print how many triples and products the graph holds."""
     from knowledge.products import count_products, count_triples
 
-    kg = graph_client(get_settings())
+    kg = bulk_graph_client(get_settings())
     print(f"triples: {count_triples(kg)}\nproducts: {count_products(kg)}")
     return 0
 
@@ -290,13 +352,26 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(func=cmd_data_generate)
 
     kg = commands.add_parser("kg", help="the knowledge graph").add_subparsers(dest="sub", required=True, metavar="SUB")
-    load = kg.add_parser("load", help="load a Turtle file into the SPARQL endpoint (replaces its content)")
-    load.add_argument("file", nargs="?", help="Turtle file (default: the demo store's catalog)")
+    load = kg.add_parser("load", help="load a Turtle file into the SPARQL endpoint (replaces its content)",
+                         epilog="What answers see while a catalog loads, and the cost of each way: docs/catalogs.md")
+    load.add_argument("file", nargs="?", help="Turtle, N-Triples or N-Quads file (default: the demo store's catalog)")
     load.add_argument("--append", action="store_true", help="add to the graph instead of replacing it")
+    load.add_argument("--atomic", action="store_true",
+                      help="for a shop that stays open: stage the file in a named graph, then replace the catalog in "
+                           "one transaction, so the assistant answers from the old catalog until the new one is whole "
+                           "(without it, answers during the load see an empty or partly loaded catalog); any SPARQL "
+                           "server, but one transaction the size of the catalog")
+    load.add_argument("--new-store", action="store_true",
+                      help="for the local Oxigraph server: build the catalog into a new store directory (oxigraph load) "
+                           "and have the running `shopbot run` switch its server to it; answers come from the old "
+                           "catalog until the switch, from the whole new one after it, and apologise during the "
+                           "server's restart (about a second)")
     load.add_argument("--quiet", action="store_true", help="no progress bar")
     load.add_argument("--no-text-index", action="store_true",
                       help="do not encode the products' texts now (descriptive search encodes them on first use)")
     load.set_defaults(func=cmd_kg_load)
+    index_texts = kg.add_parser("index-texts", help="encode the product texts descriptive search lacks, saving as it goes")
+    index_texts.set_defaults(func=cmd_kg_index_texts)
     validate = kg.add_parser("validate", help="check a Turtle file or the live graph against the SHACL shapes")
     validate.add_argument("file", nargs="?", help="Turtle file (default: the live graph)")
     validate.set_defaults(func=cmd_kg_validate)

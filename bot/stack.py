@@ -7,12 +7,15 @@ benchmarks all use it.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 from bot.console import say
-from knowledge.connections import graph_client, shop_database
+from knowledge.connections import bulk_graph_client, shop_database
 from knowledge.settings import Settings, get_settings
 
 TEXT_INDEX_AT_START = 20_000  # catalogs up to this size get their product texts encoded when the stack starts
@@ -24,6 +27,7 @@ class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.services = []
+        self.text_job: Optional[subprocess.Popen] = None  # `shopbot kg index-texts` in the background, large catalogs
 
     def start(self, with_actions: bool = True, with_rasa: bool = True, with_web: bool = True) -> None:
         """Start the services, loading the demo store and training the model when needed."""
@@ -38,9 +42,13 @@ class Stack:
             say("generating the demo store")
             write_store(settings.store_dir)
         if settings.local_oxigraph:
+            from bot.store_switch import put_in_place
+
+            if put_in_place(settings):  # `shopbot kg load --new-store` built a store while no server ran
+                say(f"switched to the new store built by `shopbot kg load --new-store` in {settings.oxigraph_dir}")
             # a large store takes a while to open: wait while the server keeps working, not a fixed time
             self._start(oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, logs), timeout=30, busy_grace=60)
-        kg = graph_client(settings)
+        kg = bulk_graph_client(settings)
         products = count_products(kg)
         if products == 0:
             say(f"loading the demo store into {settings.sparql_update_url}")
@@ -51,9 +59,11 @@ class Stack:
         ensure_recommender(settings, kg)
         if products <= TEXT_INDEX_AT_START:
             ensure_text_index(settings, kg)
-        else:  # encoding 100,000 texts takes half an hour or more on 2 cores: not before every start
-            say(f"product text index: not checked at start for {products:,} products (`shopbot kg load FILE` "
-                "encodes them once; until then a descriptive search encodes the texts it ranks)")
+        else:  # encoding 100,000 texts takes an hour or more on 2 cores: not before the start, but beside it
+            self.text_job = start_text_index_job(settings)
+            say(f"product text index: {products:,} products, the missing texts encoded in the background "
+                f"(`shopbot kg index-texts`, niced, pid {self.text_job.pid}, log: {settings.var_dir / 'logs'}); "
+                "until then a descriptive search encodes the texts it ranks")
         model, seconds = train()
         say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
         # Each service gets only the secrets it needs, in its environment (never on its command line).
@@ -77,16 +87,42 @@ class Stack:
         seconds = service.wait_ready(timeout, busy_grace=busy_grace, say=say)
         say(f"{service.name} ready in {seconds:.1f} s")
 
+    def follow(self) -> bool:
+        """Switch the local Oxigraph server to the store `shopbot kg load --new-store` built, when it asks for
+        it (bot/store_switch.py); whether it did."""
+        from bot.services import oxigraph_service
+        from bot.store_switch import put_in_place, switch_request
+
+        index = next((i for i, s in enumerate(self.services) if s.name == "oxigraph"), None)
+        if index is None or not switch_request(self.settings).exists():
+            return False
+        settings = self.settings
+        say("switching the graph server to the new store built by `shopbot kg load --new-store`")
+        began = time.monotonic()
+        self.services[index].stop()
+        put_in_place(settings)
+        server = oxigraph_service(settings.oxigraph_dir, settings.oxigraph_port, settings.var_dir / "logs")
+        server.start()
+        self.services[index] = server
+        server.wait_ready(30, busy_grace=60, say=say)
+        say(f"the graph server answers from the new store ({time.monotonic() - began:.1f} s without one)")
+        return True
+
     def stop(self) -> None:
-        """Stop every service this stack started, newest first."""
+        """Stop every service this stack started, newest first, and its background text encoding."""
+        if self.text_job is not None and self.text_job.poll() is None:
+            os.killpg(self.text_job.pid, signal.SIGTERM)
+            self.text_job.wait(timeout=30)
+        self.text_job = None
         for service in reversed(self.services):
             say(f"stopping {service.name}")
             service.stop()
         self.services.clear()
 
     def wait(self) -> int:
-        """Block until Ctrl-C or until a service dies."""
+        """Block until Ctrl-C or until a service dies, switching graph stores when asked to."""
         while True:
+            self.follow()
             for service in self.services:
                 if service.process.poll() is not None:
                     say(f"{service.name} exited with code {service.process.returncode}\n{service.log_tail()}")
@@ -119,6 +155,18 @@ def ensure_text_index(settings: Settings, kg) -> None:  # noqa: ANN001 - a Sparq
 
     products, embedded = index_catalog(kg, ProductTextIndex(path=settings.text_index_file))
     say(f"product text index: {products} products" + (f" ({embedded} texts embedded now)" if embedded else ""))
+
+
+def start_text_index_job(settings: Settings) -> subprocess.Popen:
+    """`shopbot kg index-texts` as a low-priority background process: the turns keep the CPU they need."""
+    from bot.services import child_env
+
+    logs = settings.var_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "index-texts.log", "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "bot.cli", "kg", "index-texts"], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=child_env(settings.service_env()), preexec_fn=lambda: os.nice(19))
 
 
 def ensure_recommender(settings: Settings, kg) -> None:  # noqa: ANN001 - a SparqlEndpoint

@@ -10,18 +10,25 @@
 
 Then the graph's load id is replaced (``knowledge.catalog_state``), so the shop's processes read the new
 names, and a sample of products is validated against the SHACL shapes (``validate_sample``).
+
+``load_file_atomically`` is the same load for a shop that stays open: the file goes into a staging named graph
+(``STAGING``) that no reader looks at, then one SPARQL update (one transaction) moves it over the default graph
+and replaces the load id. Readers see the old catalog until that update commits, then the whole new one.
 """
 
 from __future__ import annotations
 
 import random
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Optional
+
+from urllib.parse import quote
 
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
-from knowledge.catalog_state import load_marker, new_load_id
+from knowledge.catalog_state import STATE_NODE, load_marker, new_load_id, without_prefixes
 from knowledge.loading import CHUNK_TRIPLES, CHUNKS_PER_REQUEST, load_graph, read_turtle
 from knowledge.sparql import HttpSparqlClient, SparqlEndpoint, render
 from knowledge.validation import ValidationReport, validate
@@ -29,6 +36,7 @@ from knowledge.validation import ValidationReport, validate
 FORMATS = {".nt": "application/n-triples", ".ttl": "text/turtle", ".nq": "application/n-quads"}
 BLOCK_BYTES = 1 << 20  # bytes per block of a streamed upload
 SAMPLE_PRODUCTS = 200  # products whose documents a load validates
+STAGING = URIRef("urn:shopbot:catalog-staging")  # the named graph a catalog is staged in before it replaces the default
 
 Progress = Callable[[int, int], None]
 
@@ -53,10 +61,14 @@ def _blocks(path: Path, progress: Optional[Progress]) -> Iterator[bytes]:
 
 
 def post_to_store(kg: HttpSparqlClient, store_url: str, path: Path, progress: Optional[Progress] = None,
-                  timeout: float = 3600.0) -> None:
-    """Stream a file into the default graph through the Graph Store Protocol (Oxigraph's bulk loader)."""
+                  timeout: float = 3600.0, graph: Optional[URIRef] = None) -> None:
+    """Stream a file into the default graph (or the named ``graph``) through the Graph Store Protocol (Oxigraph's
+    bulk loader)."""
     kind = content_type(path)
-    target = "" if kind == "application/n-quads" else "default&"
+    if kind == "application/n-quads":
+        target = ""
+    else:
+        target = f"graph={quote(str(graph), safe='')}&" if graph is not None else "default&"
     response = kg.session.post(f"{store_url}?{target}no_transaction", data=_blocks(path, progress),
                                headers={"Content-Type": kind}, timeout=timeout, auth=kg.auth)
     if response.status_code >= 400:
@@ -77,13 +89,16 @@ def _ntriples_batches(path: Path) -> Iterator[list[str]]:
         yield batch
 
 
-def insert_ntriples(kg: SparqlEndpoint, path: Path, progress: Optional[Progress] = None) -> None:
-    """Write an N-Triples file into the default graph in ``INSERT DATA`` chunks, read line by line."""
+def insert_ntriples(kg: SparqlEndpoint, path: Path, progress: Optional[Progress] = None,
+                    graph: Optional[URIRef] = None) -> None:
+    """Write an N-Triples file into the default graph (or the named ``graph``) in ``INSERT DATA`` chunks, read
+    line by line."""
     total = path.stat().st_size
     done = 0
     operations: list[str] = []
+    opening, closing = (f"INSERT DATA {{ GRAPH <{graph}> {{\n", "\n} }") if graph is not None else ("INSERT DATA {\n", "\n}")
     for batch in _ntriples_batches(path):
-        operations.append("INSERT DATA {\n" + "\n".join(batch) + "\n}")
+        operations.append(opening + "\n".join(batch) + closing)
         done += sum(len(line.encode()) + 1 for line in batch)
         if len(operations) >= CHUNKS_PER_REQUEST:
             kg.update(" ;\n".join(operations))
@@ -101,7 +116,8 @@ def load_file(kg: SparqlEndpoint, path: Path, store_url: str = "", replace: bool
     """Load an RDF file into the endpoint's default graph (replacing it unless ``replace`` is false).
 
     With a Graph Store endpoint the file is streamed to it; otherwise it goes in as SPARQL updates.
-    Readers see the catalog empty or partly loaded while it loads (Oxigraph's bulk loader is not atomic).
+    Readers see the catalog empty (and, with ``INSERT DATA`` chunks, partly loaded) while it loads; for a shop that
+    stays open see ``load_file_atomically`` (and ``shopbot kg load --new-store`` for the local Oxigraph server).
     """
     kind = content_type(path)
     if replace:
@@ -147,3 +163,30 @@ def validate_sample(kg: SparqlEndpoint, count: int = SAMPLE_PRODUCTS, seed: Opti
     for triple in types_of(kg, objects):
         graph.add(triple)
     return len(products), validate(graph)
+
+
+def load_file_atomically(kg: SparqlEndpoint, path: Path, store_url: str = "",
+                         progress: Optional[Progress] = None) -> None:
+    """Replace the default graph by an RDF file in one transaction: staged in a named graph first, so readers see
+    the old catalog until the new one is whole (the staff change counter is kept, the load id replaced)."""
+    kind = content_type(path)
+    if kind == "application/n-quads":
+        raise ValueError("N-Quads name their own graphs: load them without --atomic")
+    kg.update(f"DROP SILENT GRAPH <{STAGING}>")
+    if store_url and isinstance(kg, HttpSparqlClient):
+        post_to_store(kg, store_url, path, progress, graph=STAGING)
+    elif kind == "application/n-triples":
+        insert_ntriples(kg, path, progress, graph=STAGING)
+    else:
+        with tempfile.TemporaryDirectory(prefix="shopbot-load-") as folder:  # Turtle: parsed once, as N-Triples
+            lines = Path(folder) / "catalog.nt"
+            read_turtle(path).serialize(destination=str(lines), format="nt", encoding="utf-8")
+            insert_ntriples(kg, lines, progress, graph=STAGING)
+    kg.update(swap_update(STAGING, new_load_id()))
+
+
+def swap_update(staged: URIRef, load_id: str) -> str:
+    """One update request that moves a staged graph over the default graph, keeping the staff change counter."""
+    keep = render("INSERT { GRAPH $staged { $state shop:lastChange ?change } } "
+                  "WHERE { $state shop:lastChange ?change }", staged=staged, state=STATE_NODE)
+    return " ;\n".join([keep, f"MOVE SILENT GRAPH <{staged}> TO DEFAULT", without_prefixes(load_marker(load_id))])

@@ -96,8 +96,9 @@ class Settings:
         base = f"http://127.0.0.1:{self.oxigraph_port}"
         if not self.sparql_query_url:
             object.__setattr__(self, "sparql_query_url", f"{base}/query")
-            if not self.sparql_store_url:  # the local Oxigraph server's Graph Store endpoint (bulk loads)
-                object.__setattr__(self, "sparql_store_url", f"{base}/store")
+        if not self.sparql_store_url and self.sparql_query_url == f"{base}/query":
+            # the local Oxigraph server's Graph Store endpoint (bulk loads)
+            object.__setattr__(self, "sparql_store_url", f"{base}/store")
         if not self.sparql_update_url:
             object.__setattr__(self, "sparql_update_url", f"{base}/update")
         if not self.action_endpoint_url:

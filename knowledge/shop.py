@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 from knowledge.catalog_index import CatalogIndex
 from knowledge.catalog_watch import AuditChangeLog, CatalogWatch, ChangeLog
-from knowledge.connections import graph_client
+from knowledge.connections import bulk_graph_client, graph_client
 from knowledge.matcher import Span
 from knowledge.products import (
     MAX_CANDIDATES, MAX_PRODUCTS, Comparison, Product, SearchFacets, compare_products, get_product, get_products,
@@ -30,7 +30,6 @@ from knowledge.vocabulary import CatalogNames, Resolution, Vocabulary
 
 logger = logging.getLogger(__name__)
 
-BULK_READ_SECONDS = 120.0  # timeout of the queries that read every product's names or facets
 
 
 class Shop:
@@ -55,7 +54,7 @@ class Shop:
         """A shop on the SPARQL endpoint the settings name."""
         settings = settings or get_settings()
         client = graph_client(settings)
-        bulk = graph_client(settings, timeout=max(settings.sparql_timeout, BULK_READ_SECONDS))
+        bulk = bulk_graph_client(settings)
         changes = AuditChangeLog(settings.database_url) if settings.database_url else None
         return cls(client, settings.catalog_cache_seconds, ProductTextIndex(path=settings.text_index_file), changes, bulk)
 

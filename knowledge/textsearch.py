@@ -14,6 +14,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -25,6 +26,7 @@ from knowledge.sparql import SparqlEndpoint, render
 logger = logging.getLogger(__name__)
 
 Encode = Callable[[Sequence[str]], np.ndarray]
+FOLLOW_SECONDS = 5.0  # how often an index looks for what other processes saved to its file
 LEXICAL_WEIGHT = 0.35  # a product whose text holds the shopper's very words gets this much on top
 # A word ranks products only if some product's text holds it or comes this close to it in meaning: words such
 # as "browsing" or "today" (about 0.2 to any product) say nothing about the products; "camping" (0.4) does.
@@ -81,7 +83,12 @@ def lexical_overlap(words: Sequence[str], text: str) -> float:
 
 
 class ProductTextIndex:
-    """Sentence vectors of product texts, kept by a hash of each text and saved beside the graph."""
+    """Sentence vectors of product texts, kept by a hash of each text and saved beside the graph.
+
+    Several processes may share the file (the action server, and a background ``shopbot kg index-texts`` on a
+    large catalog): each one takes in what the file gained since it last looked (at most every
+    ``FOLLOW_SECONDS``), and saving merges with the file rather than overwriting it.
+    """
 
     def __init__(self, encode: Optional[Encode] = None, path: Optional[Path] = None) -> None:
         self._encode = encode
@@ -90,6 +97,8 @@ class ProductTextIndex:
         self._lock = threading.Lock()
         self._loaded = False
         self._unsaved = 0
+        self._stamp: Optional[int] = None  # the file's mtime when last read
+        self._looked = 0.0
 
     @property
     def encode(self) -> Encode:
@@ -101,15 +110,29 @@ class ProductTextIndex:
         return self._encode
 
     def _load(self) -> None:
-        if self._loaded:
+        now = time.monotonic()
+        if self._loaded and now - self._looked < FOLLOW_SECONDS:
             return
-        self._loaded = True
-        if self._path is not None and self._path.exists():
-            try:
-                with np.load(self._path, allow_pickle=False) as data:
-                    self._vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
-            except (OSError, KeyError, ValueError) as error:
-                logger.warning("product text index %s unreadable, rebuilding it: %s", self._path, error)
+        self._loaded, self._looked = True, now
+        self._vectors = {**self._read_file(), **self._vectors}
+
+    def _read_file(self) -> dict[str, np.ndarray]:
+        """The vectors in the file when it changed since it was last read (else none)."""
+        if self._path is None:
+            return {}
+        try:
+            stamp = self._path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if stamp == self._stamp:
+            return {}
+        self._stamp = stamp
+        try:
+            with np.load(self._path, allow_pickle=False) as data:
+                return dict(zip(data["keys"].tolist(), data["vectors"]))
+        except (OSError, KeyError, ValueError) as error:
+            logger.warning("product text index %s unreadable, rebuilding it: %s", self._path, error)
+            return {}
 
     def vectors(self, texts: Iterable[str]) -> np.ndarray:
         """The vector of each text, embedding only the texts not indexed yet."""
@@ -131,11 +154,13 @@ class ProductTextIndex:
         with self._lock:
             if self._path is None or not self._unsaved:
                 return
+            self._vectors = {**self._read_file(), **self._vectors}  # what another process saved meanwhile stays
             keys = sorted(self._vectors)
             self._path.parent.mkdir(parents=True, exist_ok=True)
             partial = self._path.with_name(self._path.stem + ".partial.npz")
             np.savez(partial, keys=np.array(keys), vectors=np.vstack([self._vectors[k] for k in keys]))
             partial.replace(self._path)
+            self._stamp = self._path.stat().st_mtime_ns
             self._unsaved = 0
 
     def __len__(self) -> int:
@@ -184,5 +209,5 @@ def index_catalog(kg: SparqlEndpoint, index: ProductTextIndex, batch: int = 2_00
     before = len(index)
     for start in range(0, len(ids), batch):
         index.vectors(product_texts(kg, ids[start:start + batch]).values())
-    index.save()
+        index.save()  # each batch: a long run's progress is kept, and other processes use it meanwhile
     return len(ids), len(index) - before

@@ -52,6 +52,7 @@ MAX_CANDIDATES = 1000
 CHUNK = 100
 SEGMENTS_FILE = "segments.npz"
 Progress = Optional[Callable[[str], None]]
+Search = Callable[[SearchFacets], list[Product]]
 
 
 @dataclass(frozen=True)
@@ -207,20 +208,24 @@ class _Ranking:
 class ShopRecommender:
     """Suggestions for a shopper that fit the request, in stock per the graph, each with a reason."""
 
-    def __init__(self, model: Hybrid, kg, db: DB, segments=None, min_session_views: int = MIN_SESSION_VIEWS) -> None:  # noqa: ANN001 - kg: any SPARQL client of knowledge.sparql; segments: a fitted ShopperSegments or None
+    def __init__(self, model: Hybrid, kg, db: DB, segments=None, min_session_views: int = MIN_SESSION_VIEWS,  # noqa: ANN001 - kg: any SPARQL client of knowledge.sparql; segments: a fitted ShopperSegments or None
+                 search: Optional[Search] = None) -> None:
         self.model, self.kg, self.db = model, kg, db
+        # the shop's faceted search (Shop.search: from the facet index in memory), else a SPARQL query
+        self.search: Search = search or (lambda facets: search_products(kg, facets))
         self.segments = segments  # a SegmentModel, for placing shoppers without a segment
         self.min_session_views = min_session_views
         self._words: Optional[frozenset[str]] = None
 
     @classmethod
-    def load(cls, path: Path, kg, db: DB, segments_path: Optional[Path] = None) -> "ShopRecommender":  # noqa: ANN001 - kg: any SPARQL client of knowledge.sparql
+    def load(cls, path: Path, kg, db: DB, segments_path: Optional[Path] = None,  # noqa: ANN001 - kg: any SPARQL client of knowledge.sparql
+             search: Optional[Search] = None) -> "ShopRecommender":
         """A recommender from a model saved by :func:`train` (and the segment model next to it, if any)."""
         from knowledge.segments.model import SegmentModel
 
         segments_path = segments_path or path.with_name(SEGMENTS_FILE)
         segments = SegmentModel.load(segments_path) if segments_path.exists() else None
-        return cls(load_model(path), kg, db, segments)  # type: ignore[arg-type]
+        return cls(load_model(path), kg, db, segments, search=search)  # type: ignore[arg-type]
 
     def catalog_words(self) -> frozenset[str]:
         """Every word (stem) the catalog describes its products with, read once from the graph."""
@@ -344,7 +349,7 @@ class ShopRecommender:
             size=request.size, min_price=request.min_price, max_price=request.max_price, in_stock=request.in_stock,
             sort="rating", limit=50, exclude=tuple(sorted(skip))[:50],
         )
-        found = [p for p in search_products(self.kg, facets) if p.id not in skip and request.matches(p)]
+        found = [p for p in self.search(facets) if p.id not in skip and request.matches(p)]
         return [Suggestion(p, 0.0, "one of our best rated that fits what you asked for") for p in found[:n]]
 
     def recommend(
@@ -384,8 +389,9 @@ class ShopRecommender:
 class LiveRecommender:
     """The shop's recommender as saved on disk, reloaded when the model or segment file changes (no restart)."""
 
-    def __init__(self, path: Path, kg, db: DB, check_seconds: float = 1.0) -> None:  # noqa: ANN001 - kg: any SPARQL client of knowledge.sparql
-        self.path, self.kg, self.db = Path(path), kg, db
+    def __init__(self, path: Path, kg, db: DB, check_seconds: float = 1.0,  # noqa: ANN001 - kg: any SPARQL client of knowledge.sparql
+                 search: Optional[Search] = None) -> None:
+        self.path, self.kg, self.db, self.search = Path(path), kg, db, search
         self.segments_path = self.path.with_name(SEGMENTS_FILE)
         self.check_seconds = check_seconds
         self._current: Optional[ShopRecommender] = None
@@ -412,7 +418,7 @@ class LiveRecommender:
             stamp = self._stamps()
             if self._current is None or stamp != self._stamp:
                 try:
-                    self._current = ShopRecommender.load(self.path, self.kg, self.db, self.segments_path)
+                    self._current = ShopRecommender.load(self.path, self.kg, self.db, self.segments_path, self.search)
                     self._stamp = stamp
                     logger.info("recommender loaded from %s", self.path)
                 except (OSError, ValueError) as error:

@@ -56,7 +56,7 @@ class Recommendations:
         with self._lock:
             if self._live is None:
                 ensure_model(self.model_file, self.db, self.shop.kg)
-                self._live = LiveRecommender(self.model_file, self.shop.kg, self.db)
+                self._live = LiveRecommender(self.model_file, self.shop.kg, self.db, search=self.shop.search)
         return self._live.get()
 
     def resolve(self, mention: str) -> Optional[Product]:

@@ -3,7 +3,9 @@
 The synthetic catalog (``knowledge.synthetic``, fixed seed) is written once and cached under the project's
 ``var/cache``. The checks use the generated products as the oracle: names from the far end of the catalog
 resolve to their products, faceted searches return exactly the products the catalog says, and the store
-written by the bulk path opens again after a restart and still answers.
+written by the bulk path opens again after a restart and still answers. Last, the whole assistant (``Stack``:
+Oxigraph, action server, Rasa server, web server) is started on that same store, answers about a product at the
+far end of the catalog over REST, is stopped and started again, and answers again.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from typing import Iterator
 
 import pytest
 
+import bot.stack
 from bot.services import Service, free_port, oxigraph_service
+from bot.stack import Stack
 from knowledge.demo_store import Product
 from knowledge.products import SearchFacets, count_products, get_product
-from knowledge.settings import PROJECT_ROOT
+from knowledge.formatting import money
+from knowledge.settings import PROJECT_ROOT, Settings
 from knowledge.shop import Shop
 from knowledge.sparql import HttpSparqlClient
+from tests.integration.rest import chat
 
 pytestmark = pytest.mark.slow
 
@@ -56,12 +62,18 @@ class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.port = free_port()
-        self.service: Service = oxigraph_service(root / "data", self.port, root / "logs")
+        # where a Stack with these settings keeps its Oxigraph data: the stack test opens this very store
+        self.settings = Settings(
+            var_dir=root / "var", oxigraph_port=self.port, sparql_query_url=f"http://127.0.0.1:{self.port}/query",
+            sparql_update_url=f"http://127.0.0.1:{self.port}/update", action_port=free_port(), rasa_port=free_port(),
+            web_port=free_port(), catalog_cache_seconds=1.0,
+        )
+        self.service: Service = oxigraph_service(self.settings.oxigraph_dir, self.port, root / "logs")
         base = f"http://127.0.0.1:{self.port}"
         self.client = HttpSparqlClient(f"{base}/query", f"{base}/update", timeout=60)
 
     def start(self) -> float:
-        self.service = oxigraph_service(self.root / "data", self.port, self.root / "logs")
+        self.service = oxigraph_service(self.settings.oxigraph_dir, self.port, self.root / "logs")
         self.service.start()
         return self.service.wait_ready(30, busy_grace=60)
 
@@ -124,3 +136,71 @@ def test_the_store_opens_again_after_a_restart_and_answers(store: Store, product
     far = products[-2]
     product = get_product(store.client, far.id)
     assert product is not None and product.name == far.name and product.price == far.price
+
+
+def far_price_is_answered(stack: Stack, product: Product) -> None:
+    """Ask the running assistant over REST for the price of a product from the far end of the catalog."""
+    answer = chat(stack, f"far-{product.id}").say(f"how much is the {product.name}?")
+    text = "\n".join(m.get("text", "") for m in answer)
+    cards = [m["custom"]["card"] for m in answer if m.get("custom", {}).get("type") == "product_card"]
+    assert money(product.price, "USD") in text, text
+    assert cards and cards[0]["id"] == product.id
+
+
+@pytest.mark.stack
+@pytest.mark.timeout(1200)
+def test_the_whole_stack_restarts_on_the_large_store_and_answers(store: Store, products: list[Product],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # the stack opens the loaded store itself (its Oxigraph on the same directory and port); product texts are
+    # not encoded before the start, as for any catalog above TEXT_INDEX_AT_START, but in the background
+    monkeypatch.setattr(bot.stack, "TEXT_INDEX_AT_START", SIZE - 1)
+    store.service.stop()
+    stack = Stack(store.settings)
+    try:
+        stack.start()
+        assert {s.name for s in stack.services} == {"oxigraph", "action server", "rasa server", "web server"}
+        assert count_products(store.client) == SIZE  # the stack opened the loaded store, not a demo store
+        job = stack.text_job  # above the threshold the product texts are encoded beside the stack, niced
+        assert job is not None and job.poll() is None and os.getpriority(os.PRIO_PROCESS, job.pid) == 19
+        far_price_is_answered(stack, products[-7])
+        stack.stop()
+        assert job.poll() is not None and stack.text_job is None
+        stack.start()
+        far_price_is_answered(stack, products[-11])
+        stocked = next(p for p in reversed(products[:-13]) if p.stock >= 5)
+        assert f"{stocked.name} is in stock ({stocked.stock} available)" in chat(stack, "far-stock").text(
+            f"is the {stocked.name} in stock?")
+        switch_to_the_demo_store(stack, products)
+    finally:
+        stack.stop()
+
+
+def switch_to_the_demo_store(stack: Stack, products: list[Product]) -> None:
+    """`shopbot kg load --new-store` of the demo catalog while the stack runs: readers see 20,000 products, then
+    321 (or, while the server restarts, no answer), and the assistant follows the new catalog."""
+    from knowledge.sparql import KnowledgeGraphUnavailable
+
+    settings = stack.settings
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SPARQL_", "SHOPBOT_VAR_DIR"))}
+    env.update(OXIGRAPH_PORT=str(settings.oxigraph_port), SHOPBOT_VAR_DIR=str(settings.var_dir),
+               PYTHONPATH=str(PROJECT_ROOT))
+    reader = HttpSparqlClient(settings.sparql_query_url, timeout=10)
+    seen: set[object] = set()
+    load = subprocess.Popen([sys.executable, "-m", "bot.cli", "kg", "load", str(settings.catalog_file),
+                             "--new-store", "--no-text-index"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    switched = False
+    while load.poll() is None:
+        switched = stack.follow() or switched
+        try:
+            seen.add(count_products(reader))
+        except KnowledgeGraphUnavailable:
+            seen.add("no answer")
+    output = load.stdout.read() if load.stdout else ""
+    assert load.returncode == 0, output
+    assert switched and "answers from the new store" in output and "conforms to the shapes" in output, output
+    assert seen <= {SIZE, 321, "no answer"} and SIZE in seen, seen
+    assert count_products(reader) == 321 and not stack.follow()
+    assert money(Decimal("129.00"), "USD") in chat(stack, "demo-again").text("how much is the trailblazer 2?")
+    far = products[-7]  # no longer in the graph: no price, whatever the names still say
+    assert money(far.price, "USD") not in chat(stack, "far-gone").text(f"how much is the {far.name}?")

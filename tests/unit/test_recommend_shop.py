@@ -265,3 +265,19 @@ def test_ensure_model_trains_when_missing_or_of_an_older_format(shop_db: ShopDB,
     stamp = old.stat().st_mtime_ns
     assert ensure_model(old, shop_db, kg).stat().st_mtime_ns == stamp  # a current model is reused
     assert load_model(old).is_fitted
+
+
+def test_the_fallback_search_can_be_the_shops_facet_index(model_path: Path, kg: OxigraphStoreClient,
+                                                          shop_db: ShopDB, engine: ShopRecommender) -> None:
+    from knowledge.shop import Shop
+
+    shop = Shop(kg, vocabulary_max_age=3600)
+    shop._build_facets()
+    asked: list[object] = []
+    indexed = ShopRecommender.load(model_path, kg, shop_db, search=lambda facets: asked.append(facets) or shop.search(facets))
+    for request in (Request(category="Jackets", color="olive", n=10), Request(max_price=D("30"), n=12),
+                    Request(category="Running Shoes", max_price=D("90"), exclude=("P0001",), n=8)):
+        picks = indexed.recommend(request, customer_id="C0001")
+        assert [s.product.id for s in picks] == [s.product.id for s in engine.recommend(request, customer_id="C0001")]
+        assert all(request.matches(s.product) for s in picks)
+    assert asked, "the ranking never ran dry: the fallback was not exercised"

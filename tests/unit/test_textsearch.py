@@ -140,3 +140,26 @@ def test_descriptive_search_with_an_explicit_sort(memory_kg: OxigraphStoreClient
     products, _ = shop.find(SearchState(category="Headphones", keywords=("noise cancelling",), sort="price_asc"))
     assert products and all("ANC" in p.name for p in products)
     assert [p.price for p in products] == sorted(p.price for p in products)
+
+
+def test_processes_sharing_the_file_merge_rather_than_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import knowledge.textsearch as textsearch
+
+    monkeypatch.setattr(textsearch, "FOLLOW_SECONDS", 0.0)
+    path = tmp_path / "vectors.npz"
+    server, job = ProductTextIndex(CountingEncoder(), path), ProductTextIndex(CountingEncoder(), path)
+    server.vectors(["red mug"])  # the action server encodes one text on first use
+    job.vectors(["blue mug", "green mug"])  # a background job encodes others
+    job.save()
+    server.save()  # saved after the job: keeps the job's vectors
+    fresh_encoder = CountingEncoder()
+    fresh = ProductTextIndex(fresh_encoder, path)
+    fresh.vectors(["red mug", "blue mug", "green mug"])
+    assert fresh_encoder.encoded == [] and len(fresh) == 3
+    more = CountingEncoder()
+    follower = ProductTextIndex(more, path)
+    follower.vectors(["red mug"])
+    job.vectors(["black mug"])
+    job.save()
+    follower.vectors(["black mug"])  # saved by the other process since: taken from the file, not encoded
+    assert more.encoded == []

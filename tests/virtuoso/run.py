@@ -14,7 +14,8 @@ TEST_SPARQL_SERVER=virtuoso is set, and the plugin tests/virtuoso/plugin.py mark
 because of a Virtuoso deviation (xfail, with the reason). Virtuoso is stopped and
 its temp dir removed afterwards, whatever happens (unless --keep). Exit code: pytest's.
 
-Default tests: tests/unit, tests/integration/test_actions.py (the actions against the server) and
+Default tests: tests/unit, tests/integration/test_actions.py (the actions against the server),
+tests/integration/test_atomic_load.py (`kg load --atomic` while a reader counts) and
 tests/virtuoso/server_checks.py (escaping round trips and answers compared with Oxigraph, on the server).
 """
 
@@ -37,7 +38,8 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from bot.services import Service, ServiceError, free_port, port_free  # noqa: E402 - after the sys.path set-up that lets the script run from a checkout
 
 GRAPH = "https://shop.example/graph"
-DEFAULT_TESTS = ["tests/unit", "tests/integration/test_actions.py", "tests/virtuoso/server_checks.py"]
+DEFAULT_TESTS = ["tests/unit", "tests/integration/test_actions.py", "tests/integration/test_atomic_load.py",
+                 "tests/virtuoso/server_checks.py"]
 PACKAGE = "virtuoso-opensource"
 
 INI = """\
