@@ -75,6 +75,13 @@ class Settings:
     handoff_webhook_secret: str = field(default_factory=lambda: _env("HANDOFF_WEBHOOK_SECRET", ""))
     handoff_relay_token: str = field(default_factory=lambda: _env("HANDOFF_RELAY_TOKEN", ""))
     rasa_internal_url: str = field(default_factory=lambda: _env("RASA_INTERNAL_URL", ""))
+    # --- several Rasa replicas (docs/scaling.md): Redis lock store and socket.io message queue ---
+    lock_store_type: str = field(default_factory=lambda: _env("LOCK_STORE_TYPE", "in_memory"))
+    redis_host: str = field(default_factory=lambda: _env("REDIS_HOST", "127.0.0.1"))
+    redis_port: int = field(default_factory=lambda: int(_env("REDIS_PORT", "6379")))
+    redis_password: str = field(default_factory=lambda: _env("REDIS_PASSWORD", ""))
+    redis_lock_db: int = field(default_factory=lambda: int(_env("REDIS_LOCK_DB", "1")))
+    socketio_message_queue: str = field(default_factory=lambda: _env("SOCKETIO_MESSAGE_QUEUE", ""))
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.campaign_holdout <= 0.9:
@@ -100,6 +107,8 @@ class Settings:
             object.__setattr__(self, "rasa_internal_url", f"http://127.0.0.1:{self.rasa_port}")
         if self.agent_presence_seconds <= 0:
             raise ValueError("SHOPBOT_AGENT_PRESENCE_SECONDS must be positive")
+        if self.lock_store_type not in ("in_memory", "redis"):
+            raise ValueError(f"LOCK_STORE_TYPE must be in_memory or redis, not {self.lock_store_type!r}")
 
     @property
     def catalog_file(self) -> Path:
@@ -203,7 +212,14 @@ class Settings:
             "SHOPBOT_AGENT_PRESENCE_SECONDS": str(self.agent_presence_seconds),
             "HANDOFF_WEBHOOK_URL": self.handoff_webhook_url,
             "RASA_INTERNAL_URL": self.rasa_internal_url,
+            **{name: value for name, value in self.lock_store_env().items() if name != "REDIS_PASSWORD"},
         }
+
+    def lock_store_env(self) -> dict[str, str]:
+        """The variables ``bot/endpoints.yml`` reads for Rasa's lock store (all set: Rasa refuses unset ones)."""
+        return {"LOCK_STORE_TYPE": self.lock_store_type, "REDIS_HOST": self.redis_host,
+                "REDIS_PORT": str(self.redis_port), "REDIS_PASSWORD": self.redis_password,
+                "REDIS_LOCK_DB": str(self.redis_lock_db)}
 
     def secret_env(self, *purposes: str) -> dict[str, str]:
         """The environment variables carrying the named secrets to a child process (never its command line)."""
