@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Optional
 
@@ -27,23 +28,35 @@ SINGLE_THREADED = ("redis", "nginx")  # one process each (nginx: worker_processe
 CORES = (4, 8, 16)
 
 
-def tree_cpu_seconds(pid: Optional[int]) -> float:
-    """CPU seconds of a process, its live children and the children it has reaped (0 when it is gone)."""
-    import psutil
-
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (empty when the process is gone)."""
     try:
-        process = psutil.Process(pid)
-        times = process.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
-        for child in process.children(recursive=True):
-            try:
-                child_times = child.cpu_times()
-                total += child_times.user + child_times.system
-            except psutil.Error:
-                continue
-        return total
-    except (psutil.Error, TypeError, ValueError):
-        return 0.0
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process, the children it has reaped and its live descendants (0 when it is gone)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        fields = _stat(int(entry))
+        if fields:
+            children[int(fields[1])].append(int(entry))
+    ticks, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        fields = _stat(current)
+        if fields:
+            ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+        todo += children.get(current, [])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process alone (its children are the cluster's processes, counted by kind)."""
+    fields = _stat(os.getpid())
+    return sum(int(value) for value in fields[11:13]) / os.sysconf("SC_CLK_TCK")
 
 
 def group_pids(cluster) -> dict[str, list[int]]:  # noqa: ANN001 - bot.cluster.Cluster
@@ -53,12 +66,13 @@ def group_pids(cluster) -> dict[str, list[int]]:  # noqa: ANN001 - bot.cluster.C
 
     return {"rasa": pids("rasa replica"), "actions": pids("action server"), "graph": pids("oxigraph"),
             "postgresql": pids("postgresql"), "redis": pids("redis"), "nginx": pids("nginx"),
-            "web app": pids("web server"), "bench client": [os.getpid()]}
+            "web app": pids("web server")}
 
 
 def cpu_by_group(groups: dict[str, list[int]]) -> dict[str, float]:
     """CPU seconds used so far by each kind of process."""
-    return {name: sum(tree_cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
+    used = {name: sum(tree_cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
+    return {**used, "bench client": own_cpu_seconds()}
 
 
 def measure_cluster(cluster, shoppers: int, args: argparse.Namespace, catalog, tag: str) -> Run:  # noqa: ANN001
@@ -68,7 +82,7 @@ def measure_cluster(cluster, shoppers: int, args: argparse.Namespace, catalog, t
     run = measure(cluster.public_url, f"{len(cluster.replicas)} replica(s)", shoppers,
                   lambda rng: our_conversations(rng, catalog), args, tag, {})
     after = cpu_by_group(groups)
-    run.cpu = {name: after[name] - before[name] for name in groups}
+    run.cpu = {name: after[name] - before[name] for name in after}
     return run
 
 
