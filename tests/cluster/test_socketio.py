@@ -34,7 +34,7 @@ def replica_of(cluster: Cluster, route: str) -> int:
 def test_nginx_keeps_a_browser_on_one_replica_and_spreads_browsers_over_all(cluster: Cluster) -> None:
     first = requests.get(f"{cluster.public_url}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=30)
     assert "shopbot_route=" in first.headers.get("Set-Cookie", ""), "nginx sets the route cookie on the first request"
-    routes = [f"browser-{number}" for number in range(8)]
+    routes = [f"browser-{number}" for number in range(16)]
     placed = {route: replica_of(cluster, route) for route in routes}
     assert all(replica_of(cluster, route) == placed[route] for route in routes[:4]), "a browser changed replica"
     assert set(placed.values()) == {0, 1}, f"all browsers on one replica: {placed}"
