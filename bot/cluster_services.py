@@ -195,14 +195,17 @@ http {{
     upstream rasa {{
 {servers(rasa_ports)}
         keepalive 32;
+        keepalive_timeout 3s;  # shorter than Sanic's 5 s: nginx never reuses a connection the server is closing
     }}
     upstream actions {{
 {servers(action_ports)}
         keepalive 32;
+        keepalive_timeout 3s;  # shorter than Sanic's 5 s: nginx never reuses a connection the server is closing
     }}
     upstream shop_web {{
 {servers(web_ports)}
         keepalive 16;
+        keepalive_timeout 3s;
     }}
 
     server {{
