@@ -114,9 +114,8 @@ def projection(run: Run) -> list[str]:
             if shares.get(name):
                 caps[f"one {name} process"] = 1 / shares[name]
         limit, value = min(caps.items(), key=lambda item: item[1])
-        replicas = max(1, round(cores * shares["rasa"] / server)) if server else 1
-        lines.append(f"  {cores:>2} cores: {value:6.1f} turns/s (bound: {limit}; about {replicas} Rasa replicas "
-                     f"and {max(1, round(cores * shares['actions'] / server))} action servers keep them busy)")
+        lines.append(f"  {cores:>2} cores: {value:6.1f} turns/s (bound: {limit}; Rasa {cores * shares['rasa'] / server:.1f}"
+                     f" cores, action servers {cores * shares['actions'] / server:.1f} cores)")
     return lines
 
 
