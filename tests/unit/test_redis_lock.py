@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -28,6 +29,7 @@ def redis_server() -> Iterator[Redis]:
         yield server
     finally:
         service.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def lock_store(server: Redis):  # noqa: ANN201 - rasa.core.lock_store.RedisLockStore
