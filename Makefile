@@ -12,8 +12,11 @@ WEB_DEPS := bot/web/node_modules/.package-lock.json
 export HF_HUB_OFFLINE := 1
 # Debian packages are installed with sudo unless we already are root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# make run-cluster REPLICAS=3 ACTION_SERVERS=2
+REPLICAS ?= 2
+ACTION_SERVERS ?= 1
 
-.PHONY: setup browser netns postgres run lint test data model nlu-report nlu-eval bench-recommender clean help
+.PHONY: setup browser netns postgres cluster-packages run run-cluster lint test data model nlu-report nlu-eval bench-recommender clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,6 +51,15 @@ $(WEB_DEPS): bot/web/package.json bot/web/package-lock.json
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq -o Dpkg::Options::=--force-confold postgresql >/dev/null
 
+# Debian's Redis and nginx for the cluster (bot/cluster.py runs private instances on loopback); policy-rc.d keeps
+# the packages from starting system-wide services.
+/usr/bin/redis-server /usr/sbin/nginx:
+	@created=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	  printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null; $(SUDO) chmod +x /usr/sbin/policy-rc.d; created=1; fi; \
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server nginx >/dev/null; status=$$?; \
+	[ -z "$$created" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$status
+
 setup: $(STAMP) $(WEB_DEPS)  ## create .venv and install shopbot with its pinned dependencies and the widget's
 
 browser: /usr/bin/chromium  ## install Debian's chromium for the browser tests (Playwright drives it)
@@ -55,6 +67,8 @@ browser: /usr/bin/chromium  ## install Debian's chromium for the browser tests (
 netns: /usr/sbin/ip  ## install Debian's iproute2: tests/security reaches the services from a network namespace
 
 postgres: /usr/lib/postgresql  ## install Debian's PostgreSQL: the tests run the shop database, tracker store and editing on a private server
+
+cluster-packages: /usr/lib/postgresql /usr/bin/redis-server /usr/sbin/nginx  ## install Debian's PostgreSQL, Redis and nginx for the cluster
 
 data: setup  ## generate the demo store if missing
 	$(BIN)/shopbot data generate
@@ -65,13 +79,16 @@ model: data  ## train the Rasa model if its inputs changed
 run: model  ## set up, then start Oxigraph, the action server, the Rasa server and the store page (Ctrl-C stops them)
 	$(BIN)/shopbot run
 
+run-cluster: model cluster-packages  ## PostgreSQL, Redis, $(REPLICAS) Rasa replicas, $(ACTION_SERVERS) action servers, the web app and nginx on loopback (Ctrl-C stops them)
+	$(BIN)/shopbot run --replicas $(REPLICAS) --action-servers $(ACTION_SERVERS)
+
 lint: setup  ## ruff on every Python file, mypy on knowledge/, and a reason after every noqa (settings in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	@! git grep -n -E '# noqa: ?[A-Z]+[0-9]+(, ?[A-Z]+[0-9]+)* *$$' -- '*.py' || \
 	  { echo 'give each noqa its reason: "# noqa: XXX - why"'; exit 1; }
 
-test: lint model browser netns postgres  ## set up, lint, then run rasa data validate, the test stories and the pytest suite
+test: lint model browser netns postgres cluster-packages  ## set up, lint, then run rasa data validate, the test stories and the pytest suite
 	$(BIN)/shopbot test
 
 nlu-report: setup  ## 5-fold cross-validation of the NLU model (not part of make test)

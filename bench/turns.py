@@ -37,6 +37,10 @@ reused when it already holds a model), run with `rasa run` on a free port and me
 client at the same N with its own mix ("hello", "I am sad", "yes", "bye"). The report shows our p95 per
 turn type against the bare bot's p95 and the ratio.
 
+Cluster: ``--cluster --replicas 1,2 --shoppers 10,50`` starts a private cluster per number of Rasa replicas
+(PostgreSQL, Redis, nginx; bench/turns_cluster.py) and prints turns/s, p95 per turn type and CPU-seconds per turn
+of each kind of process, with the turns/s they project for 4, 8 and 16 cores.
+
 Figures go to stdout, progress to stderr. It never fails on slow figures; it exits 2 when the assistant
 can't be reached.
 """
@@ -961,6 +965,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     if argv[:1] == ["--proxy-worker"]:
         asyncio.run(_serve_proxies(json.loads(argv[1])))
         return 0
+    if "--cluster" in argv:  # several Rasa replicas behind nginx: bench/turns_cluster.py
+        from turns_cluster import main as cluster_main
+
+        return cluster_main(argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shoppers", type=parse_levels, default=[1, 10, 50], metavar="N,N,...",
                         help="concurrent shoppers, one run per number (default: 1,10,50)")

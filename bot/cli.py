@@ -201,6 +201,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the whole assistant and keep it running until Ctrl-C."""
+    if args.replicas:
+        return run_cluster_command(args.replicas, args.action_servers)
     settings = get_settings()
 
     def serve(stack: Stack) -> int:
@@ -222,6 +224,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_stack(serve)
 
 
+def run_cluster_command(replicas: int, action_servers: int) -> int:
+    """Start a cluster (``shopbot run --replicas N``) and keep it running until Ctrl-C."""
+    from bot.cluster import Cluster, run_cluster
+
+    def serve(cluster: Cluster) -> int:
+        say(f"shopbot cluster is running (started in {cluster.startup_seconds:.0f} s):")
+        print(f"  store and chat    http://localhost:{cluster.public_port}/   (nginx: /socket.io/ sticky, "
+              "/webhooks/ and / round robin)")
+        for index, port in enumerate(cluster.rasa_ports):
+            print(f"  rasa replica {index + 1}    http://127.0.0.1:{port}")
+        print(f"  action servers    {', '.join(f'http://127.0.0.1:{p}' for p in cluster.action_ports)} "
+              f"(behind http://127.0.0.1:{cluster.internal_port}/webhook, token required)")
+        print(f"  PostgreSQL        127.0.0.1:{cluster.postgres.port} (databases rasa, shop; password in "
+              f"{cluster.root / 'postgres.password'})")
+        print(f"  Redis             127.0.0.1:{cluster.redis.port} (db {1}: lock store, db 2: socket.io queue)")
+        print(f"  logs              {cluster.root / 'logs'}")
+        say("press Ctrl-C to stop")
+        return cluster.wait()
+
+    return run_cluster(serve, replicas, action_servers)
+
+
 def cmd_shell(args: argparse.Namespace) -> int:
     """Chat with the assistant in the terminal (starts the graph and action server first)."""
     from bot.training import model_path
@@ -236,7 +260,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
             "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),
         ]
         env = {"ACTION_ENDPOINT_URL": settings.action_endpoint_url, **settings.service_env(),
-               **settings.secret_env("shopper-token", "action-server")}
+               **settings.lock_store_env(), **settings.secret_env("shopper-token", "action-server")}
         return subprocess.call(command, env=child_env(env))
 
     return run_stack(shell, with_rasa=False, with_web=False)
@@ -382,9 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--force", action="store_true", help="train even if the model is up to date")
     train.set_defaults(func=cmd_train)
 
-    commands.add_parser("run", help="start the graph, action server and Rasa server; Ctrl-C stops them").set_defaults(
-        func=cmd_run
-    )
+    run = commands.add_parser("run", help="start the graph, action server and Rasa server; Ctrl-C stops them")
+    run.add_argument("--replicas", type=int, default=0, metavar="N",
+                     help="a cluster instead: PostgreSQL, Redis, N Rasa replicas and nginx in front (docs/scaling.md)")
+    run.add_argument("--action-servers", type=int, default=1, metavar="M", help="with --replicas: action servers")
+    run.set_defaults(func=cmd_run)
     commands.add_parser("shell", help="chat with the assistant in the terminal").set_defaults(func=cmd_shell)
     commands.add_parser("actions", help="run the action server in the foreground").set_defaults(func=cmd_actions)
     web = commands.add_parser("web", help="run the store page with the chat widget in the foreground "

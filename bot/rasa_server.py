@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import sys
 from typing import Any, Callable, Optional
 
@@ -94,6 +95,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--endpoints", default=str(bot / "endpoints.yml"))
     parser.add_argument("--credentials", default=str(bot / "credentials.yml"))
     args = parser.parse_args(argv)
+    for name, value in settings.lock_store_env().items():  # bot/endpoints.yml reads them; Rasa refuses unset ones
+        os.environ.setdefault(name, value)
     rasa.core.run.configure_app = closing(rasa.core.run.configure_app, bool(settings.rasa_api_token))
     sys.argv = ["rasa", *rasa_arguments(args.model, args.port, args.endpoints, args.credentials)]
     from knowledge.shop import default_shop

@@ -56,6 +56,8 @@ class Service:
     port: int
     env: dict[str, str] = field(default_factory=dict)
     process: Optional[subprocess.Popen] = None
+    probe: Optional[Callable[[], bool]] = None  # instead of the ready URL (a database, Redis)
+    stop_signal: int = signal.SIGTERM
 
     def start(self) -> None:
         """Start the process, its output going to the log file."""
@@ -70,7 +72,12 @@ class Service:
         log.close()
 
     def ready(self) -> bool:
-        """Whether the ready URL answers (any status below 500)."""
+        """Whether the service answers: its probe, else its ready URL (any status below 500)."""
+        if self.probe is not None:
+            try:
+                return self.probe()
+            except Exception:  # noqa: BLE001 - any failure of a probe means "not yet"
+                return False
         try:
             with urllib.request.urlopen(self.ready_url, timeout=2) as response:
                 return response.status < 500
@@ -127,7 +134,7 @@ class Service:
         if self.process is None or self.process.poll() is not None:
             return
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, self.stop_signal)
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Callable, Optional
 
 from bot.console import say
@@ -31,7 +32,28 @@ class Stack:
 
     def start(self, with_actions: bool = True, with_rasa: bool = True, with_web: bool = True) -> None:
         """Start the services, loading the demo store and training the model when needed."""
-        from bot.services import action_service, oxigraph_service, rasa_service, web_service
+        from bot.services import action_service, rasa_service, web_service
+
+        settings, logs = self.settings, self.settings.var_dir / "logs"
+        model = self.prepare()
+        # Each service gets only the secrets it needs, in its environment (never on its command line).
+        env = settings.service_env()
+        if with_actions:
+            self._start(action_service(settings.action_port, logs, {**env, **settings.secret_env("action-server")}),
+                        timeout=90)
+        if with_rasa:
+            secrets = {**settings.secret_env("shopper-token", "action-server", "handoff-relay"),
+                       **settings.lock_store_env(), "RASA_API_TOKEN": settings.rasa_api_token}
+            rasa = rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url, {**env, **secrets})
+            self._start(rasa, timeout=300)
+        if with_web:
+            web_secrets = settings.secret_env("shopper-token", "handoff-relay", "handoff-webhook")
+            self._start(web_service(settings.web_port, logs, {**env, **web_secrets}), timeout=60)
+
+    def prepare(self) -> Path:
+        """The graph server (when local) with the store in it, the shop database, the recommender, the text
+        index and the trained model: what every Rasa and action server needs. Returns the model's path."""
+        from bot.services import oxigraph_service
         from bot.training import train
         from knowledge.demo_store import write_store
         from knowledge.loading import load_graph, read_turtle
@@ -66,19 +88,7 @@ class Stack:
                 "until then a descriptive search encodes the texts it ranks")
         model, seconds = train()
         say(f"model: {model}" + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
-        # Each service gets only the secrets it needs, in its environment (never on its command line).
-        env = settings.service_env()
-        if with_actions:
-            self._start(action_service(settings.action_port, logs, {**env, **settings.secret_env("action-server")}),
-                        timeout=90)
-        if with_rasa:
-            secrets = {**settings.secret_env("shopper-token", "action-server", "handoff-relay"),
-                       "RASA_API_TOKEN": settings.rasa_api_token}
-            rasa = rasa_service(model, settings.rasa_port, logs, settings.action_endpoint_url, {**env, **secrets})
-            self._start(rasa, timeout=300)
-        if with_web:
-            web_secrets = settings.secret_env("shopper-token", "handoff-relay", "handoff-webhook")
-            self._start(web_service(settings.web_port, logs, {**env, **web_secrets}), timeout=60)
+        return model
 
     def _start(self, service, timeout: float, busy_grace: float = 0.0) -> None:  # noqa: ANN001 - bot.services.Service
         say(f"starting {service.name} on port {service.port} (log: {service.log_path})")

@@ -16,7 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: Settings that are secrets: handed to a child process only by :meth:`Settings.secret_env`, never by ``service_env``.
 SECRET_VARIABLES = frozenset({"RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "SHOPPER_TOKEN_SECRET",
-                              "HANDOFF_WEBHOOK_SECRET", "HANDOFF_RELAY_TOKEN"})
+                              "HANDOFF_WEBHOOK_SECRET", "HANDOFF_RELAY_TOKEN",
+                              "REDIS_PASSWORD", "SOCKETIO_MESSAGE_QUEUE"})  # the queue's URL holds Redis's password
 
 
 def _parse(kind: type, text: str) -> Any:
@@ -89,6 +90,13 @@ class Settings:
     handoff_webhook_secret: str = setting("HANDOFF_WEBHOOK_SECRET", "")
     handoff_relay_token: str = setting("HANDOFF_RELAY_TOKEN", "")
     rasa_internal_url: str = setting("RASA_INTERNAL_URL", "")
+    # --- several Rasa replicas (docs/scaling.md): Redis lock store and socket.io message queue ---
+    lock_store_type: str = setting("LOCK_STORE_TYPE", "in_memory")
+    redis_host: str = setting("REDIS_HOST", "127.0.0.1")
+    redis_port: int = setting("REDIS_PORT", "6379", int)
+    redis_password: str = setting("REDIS_PASSWORD", "")
+    redis_lock_db: int = setting("REDIS_LOCK_DB", "1", int)
+    socketio_message_queue: str = setting("SOCKETIO_MESSAGE_QUEUE", "")
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.campaign_holdout <= 0.9:
@@ -115,6 +123,8 @@ class Settings:
             object.__setattr__(self, "rasa_internal_url", f"http://127.0.0.1:{self.rasa_port}")
         if self.agent_presence_seconds <= 0:
             raise ValueError("SHOPBOT_AGENT_PRESENCE_SECONDS must be positive")
+        if self.lock_store_type not in ("in_memory", "redis"):
+            raise ValueError(f"LOCK_STORE_TYPE must be in_memory or redis, not {self.lock_store_type!r}")
 
     @property
     def catalog_file(self) -> Path:
@@ -199,6 +209,12 @@ class Settings:
     def service_env(self) -> dict[str, str]:
         """The environment that gives a child process these same settings, secrets left out (see ``secret_env``)."""
         return {name: value for name, value in self.to_env().items() if name not in SECRET_VARIABLES}
+
+    def lock_store_env(self) -> dict[str, str]:
+        """The variables ``bot/endpoints.yml`` reads for Rasa's lock store (all set: Rasa refuses unset ones)."""
+        return {"LOCK_STORE_TYPE": self.lock_store_type, "REDIS_HOST": self.redis_host,
+                "REDIS_PORT": str(self.redis_port), "REDIS_PASSWORD": self.redis_password,
+                "REDIS_LOCK_DB": str(self.redis_lock_db)}
 
     def secret_env(self, *purposes: str) -> dict[str, str]:
         """The environment variables carrying the named secrets to a child process (never its command line)."""

@@ -6,15 +6,18 @@ channels (``bot/channels/rest.py`` and ``bot/channels/socketio.py``, loaded by `
 
 * ``bot.channels.action_failure``: the bot apologises when an action fails (the action server is down)
   instead of answering nothing;
-* ``bot.channels.action_validation``: action replies are checked by a JSON-schema validator built once.
+* ``bot.channels.action_validation``: action replies are checked by a JSON-schema validator built once;
+* ``bot.channels.redis_lock``: the Redis lock store changes a conversation's lock in one Redis transaction, so
+  two Rasa replicas never hold the same conversation's lock at once.
 """
 
 from __future__ import annotations
 
-from bot.channels import action_failure, action_validation
+from bot.channels import action_failure, action_validation, redis_lock
 
 
 def install() -> None:
     """Install every Rasa patch of the project (idempotent)."""
     action_failure.install()
     action_validation.install()
+    redis_lock.install()

@@ -23,6 +23,9 @@ Fixed bugs of Rasa 3.6.21's channel with python-socketio 5.x:
 * ``session_request`` calls the coroutine ``AsyncServer.enter_room`` without awaiting it, so with session
   persistence the socket never joins its session's room and no answer reaches the browser.
 
+With ``SOCKETIO_MESSAGE_QUEUE=redis://...`` (several Rasa replicas, docs/scaling.md) every emit to a room goes
+through python-socketio's Redis manager, so it reaches the room's sockets on every replica.
+
 Malformed events (not an object, a message that is not text, metadata that is not an object) are ignored
 instead of raising inside the server. Importing this module installs the project's Rasa patches
 (``bot/channels/patches.py``).
@@ -92,6 +95,20 @@ def _app(sio: AsyncServer, sid: Text) -> Any:
     return getattr(request, "app", None)
 
 
+def message_queue(url: str) -> dict[str, Any]:
+    """The socket.io server's client manager for ``SOCKETIO_MESSAGE_QUEUE``: Redis when set, in-process when empty.
+
+    With several Rasa replicas, a message for a room (a conversation) is published on Redis and every replica
+    delivers it to the sockets of that room it holds, so an agent's reply relayed by any replica reaches the
+    shopper's widget wherever it is connected.
+    """
+    if not url:
+        return {}
+    from socketio import AsyncRedisManager
+
+    return {"client_manager": AsyncRedisManager(url)}
+
+
 def _token(data: dict[str, Any]) -> Optional[str]:
     token = data.get("token")
     return token if isinstance(token, str) and token else None
@@ -116,7 +133,7 @@ class ShopSocketIOInput(SocketIOInput):
         settings = get_settings()
         gate, limit = Gate.from_settings(settings), max_message_chars()
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(settings.chat_origins),
-                          max_http_buffer_size=MAX_EVENT_BYTES)
+                          max_http_buffer_size=MAX_EVENT_BYTES, **message_queue(settings.socketio_message_queue))
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
         namespace = self.namespace

@@ -33,7 +33,9 @@ def unusual(tmp_path: Path) -> Settings:
         staff_sparql_seconds=3.5, staff_sparql_memory_mb=512, campaign_holdout=0.25, recommend_min_history=5,
         agent_presence_seconds=12.5, handoff_webhook_url="https://desk.example.com/hook",
         handoff_webhook_secret="hook-secret", handoff_relay_token="relay-token",
-        rasa_internal_url="http://rasa.internal:15005",
+        rasa_internal_url="http://rasa.internal:15005", lock_store_type="redis", redis_host="redis.internal",
+        redis_port=16379, redis_password="redis pass", redis_lock_db=3,
+        socketio_message_queue="redis://:redis%20pass@redis.internal:16379/2",
     )
     assert set(values) == {f.name for f in fields(Settings)}, "give every setting an unusual value here"
     settings = Settings(**values)
@@ -73,7 +75,8 @@ def test_service_env_carries_everything_but_the_secrets(tmp_path: Path) -> None:
 def test_a_child_process_sees_the_same_settings(tmp_path: Path) -> None:
     settings = unusual(tmp_path)
     secrets = {**settings.secret_env("shopper-token", "action-server", "handoff-relay", "handoff-webhook"),
-               "RASA_API_TOKEN": settings.rasa_api_token}
+               "RASA_API_TOKEN": settings.rasa_api_token, "REDIS_PASSWORD": settings.redis_password,
+               "SOCKETIO_MESSAGE_QUEUE": settings.socketio_message_queue}
     script = "import json; from knowledge.settings import get_settings; print(json.dumps(get_settings().to_env()))"
     output = subprocess.run([sys.executable, "-c", script], env=child_env({**settings.service_env(), **secrets}),
                             cwd=str(PROJECT_ROOT), capture_output=True, text=True, check=True).stdout

@@ -30,7 +30,7 @@ def store_from_endpoints(url: str, domain: Domain, monkeypatch: pytest.MonkeyPat
     """The tracker store Rasa builds from bot/endpoints.yml, with the environment `shopbot run` gives Rasa."""
     settings = Settings(tracker_store_url=url)
     for name, value in {"ACTION_ENDPOINT_URL": settings.action_endpoint_url, "ACTION_SERVER_TOKEN": "unused here",
-                        **settings.service_env()}.items():
+                        **settings.service_env(), **settings.lock_store_env()}.items():
         monkeypatch.setenv(name, value)
     return TrackerStore.create(read_endpoint_config(str(ENDPOINTS), "tracker_store"), domain)
 
