@@ -46,6 +46,7 @@ from kg import catalog_for, say
 
 from bot.identity import issue_shopper_token
 from bot.stack import Stack
+from bot.testing import cards_of
 from knowledge.demo_store import Product
 from knowledge.formatting import money
 from knowledge.refinement import PAGE
@@ -96,18 +97,6 @@ class Shopper:
 def text_of(messages: list[dict[str, Any]]) -> str:
     """Everything the bot wrote, as one string."""
     return "\n".join(m.get("text", "") for m in messages)
-
-
-def cards_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The product cards the bot showed (a single card or a carousel)."""
-    cards: list[dict[str, Any]] = []
-    for message in messages:
-        custom = message.get("custom") or {}
-        if custom.get("type") == "product_card":
-            cards.append(custom["card"])
-        elif custom.get("type") == "carousel":
-            cards.extend(custom["cards"])
-    return cards
 
 
 def by_rating(product: Product) -> tuple:

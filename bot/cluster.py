@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from bot.console import say
-from bot.stack import Stack
+from bot.stack import Stack, run_until_stopped
 from knowledge.settings import Settings, get_settings
 
 #: Rasa's SQL tracker store pool per replica (Rasa's default, 50 + 100, would exhaust PostgreSQL's connections).
@@ -162,17 +162,5 @@ class Cluster(Stack):
 
 def run_cluster(body: Callable[[Cluster], int], replicas: int, action_servers: int) -> int:
     """Start a cluster, run ``body`` with it, and stop it on return, error, Ctrl-C or SIGTERM."""
-    from bot.services import ServiceError
-
     cluster = Cluster(get_settings(), replicas=replicas, action_servers=action_servers)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        cluster.start()
-        return body(cluster)
-    except ServiceError as error:
-        say(f"error: {error}")
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        cluster.stop()
+    return run_until_stopped(cluster, cluster.start, body)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from bot.console import say
 from knowledge.connections import bulk_graph_client, shop_database
@@ -195,17 +195,23 @@ def ensure_recommender(settings: Settings, kg) -> None:  # noqa: ANN001 - a Spar
 def run_stack(body: Callable[[Stack], int], with_actions: bool = True, with_rasa: bool = True,
               with_web: bool = True) -> int:
     """Start a stack, run ``body`` with it, and stop it on return, error, Ctrl-C or SIGTERM."""
+    stack = Stack(get_settings())
+    return run_until_stopped(stack, lambda: stack.start(with_actions=with_actions, with_rasa=with_rasa,
+                                                        with_web=with_web), body)
+
+
+def run_until_stopped(services: Any, start: Callable[[], None], body: Callable[[Any], int]) -> int:
+    """Call ``start``, then ``body(services)``; ``services.stop()`` on return, error, Ctrl-C or SIGTERM."""
     from bot.services import ServiceError
 
-    stack = Stack(get_settings())
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        stack.start(with_actions=with_actions, with_rasa=with_rasa, with_web=with_web)
-        return body(stack)
+        start()
+        return body(services)
     except ServiceError as error:
         say(f"error: {error}")
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        stack.stop()
+        services.stop()

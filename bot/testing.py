@@ -52,14 +52,7 @@ class Reply:
     @property
     def cards(self) -> list[dict[str, Any]]:
         """Every product card shown, single or in a carousel."""
-        cards = []
-        for message in self.messages:
-            custom = message.get("custom") or {}
-            if custom.get("type") == "product_card":
-                cards.append(custom["card"])
-            elif custom.get("type") == "carousel":
-                cards.extend(custom["cards"])
-        return cards
+        return cards_of(self.messages)
 
     def says(self, expected: str) -> bool:
         """Whether the text contains ``expected``, or matches it when written as ``/regex/``."""
@@ -80,6 +73,18 @@ class Reply:
             if text_matches(card.get("title", ""), title):
                 return card
         raise AssertionError(f"no card {title!r} among {[c.get('title') for c in self.cards]}")
+
+
+def cards_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The product cards in a reply's messages (a single card or a carousel), in order."""
+    cards: list[dict[str, Any]] = []
+    for message in messages:
+        custom = message.get("custom") or {}
+        if custom.get("type") == "product_card":
+            cards.append(custom["card"])
+        elif custom.get("type") == "carousel":
+            cards.extend(custom["cards"])
+    return cards
 
 
 def text_matches(actual: str, expected: str) -> bool:

@@ -108,10 +108,11 @@ def postgres_url() -> Iterator[str]:
     if url.startswith("postgresql"):
         yield url
         return
+    from bot.cluster_services import postgres_binaries
     from bot.services import free_port
-    from tests.postgres import PrivatePostgres, binaries
+    from tests.postgres import PrivatePostgres
 
-    if binaries() is None:
+    if postgres_binaries() is None:
         pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql package)")
     server = PrivatePostgres(free_port())
     server.start()

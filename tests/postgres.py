@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import secrets
 import shutil
@@ -19,14 +18,7 @@ from typing import Optional
 
 from sqlalchemy.engine import make_url
 
-
-def binaries() -> Optional[Path]:
-    """The folder of ``initdb`` and ``pg_ctl``: Debian's newest /usr/lib/postgresql/N/bin, else the PATH's."""
-    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
-    if debian:
-        return Path(debian[-1]).parent
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
+from bot.cluster_services import postgres_binaries
 
 
 class PrivatePostgres:
@@ -37,7 +29,7 @@ class PrivatePostgres:
         self.password = secrets.token_urlsafe(18)
         self.root = Path(tempfile.mkdtemp(prefix="shopbot-postgres-"))
         self.data = self.root / "data"
-        self.bin = binaries()
+        self.bin = postgres_binaries()
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     def _run(self, *command: str) -> None:
