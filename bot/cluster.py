@@ -11,6 +11,7 @@ runs. Data, configuration files, logs and the generated passwords live under ``$
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import time
 from pathlib import Path
@@ -23,6 +24,16 @@ from knowledge.settings import Settings, get_settings
 #: Rasa's SQL tracker store pool per replica (Rasa's default, 50 + 100, would exhaust PostgreSQL's connections).
 RASA_SQL_POOL = {"SQL_POOL_SIZE": "5", "SQL_MAX_OVERFLOW": "10"}
 LOCK_DB, SOCKETIO_DB = 1, 2
+#: The thread pools of a Rasa process: TensorFlow's (Rasa sizes them from these, ``rasa.utils.tensorflow.environment``),
+#: OpenMP's and OpenBLAS's (numpy, scikit-learn). Idle pool threads spin; more threads than cores only burn CPU.
+THREAD_POOLS = ("TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS", "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS")
+
+
+def replica_threads(replicas: int, cores: Optional[int] = None) -> dict[str, str]:
+    """The thread-pool sizes of one of ``replicas`` replicas: its share of the cores, unless set already."""
+    share = str(max(1, (cores or os.cpu_count() or 1) // max(1, replicas)))
+    return {name: os.environ.get(name, share) for name in THREAD_POOLS}
 
 
 def distinct_free_ports(count: int, taken: set[int]) -> list[int]:
@@ -124,11 +135,12 @@ class Cluster(Stack):
                                    log_path=self.root / "logs" / f"actions-{number}.log")
 
     def rasa_replica(self, index: int):  # noqa: ANN201 - bot.services.Service
-        """Rasa replica ``index``: the Redis lock store and message queue, a small tracker-store pool."""
+        """Rasa replica ``index``: Redis lock store and message queue, small tracker pool, a share of the cores."""
         from bot.services import rasa_service
 
         settings = self.settings
         env = {**settings.service_env(), **settings.lock_store_env(), **RASA_SQL_POOL, "SANIC_WORKERS": "1",
+               **replica_threads(len(self.rasa_ports)),
                **settings.secret_env("shopper-token", "action-server", "handoff-relay"),
                "SOCKETIO_MESSAGE_QUEUE": settings.socketio_message_queue, "RASA_API_TOKEN": settings.rasa_api_token}
         service = rasa_service(self.model, self.rasa_ports[index], self.root / "logs", settings.action_endpoint_url,

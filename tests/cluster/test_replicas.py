@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from bot.cluster import Cluster
+from bot.cluster import Cluster, replica_threads
 from knowledge.products import Product, all_product_ids, get_products
 from knowledge.sparql import HttpSparqlClient
 from tests.cluster.conftest import listed_names, new_conversation, say, tracker_events
@@ -103,3 +104,11 @@ def test_two_messages_of_one_conversation_at_the_same_moment_are_handled_one_aft
         assert any(event["event"] == "bot" for event in turn)
         assert events[second]["timestamp"] >= turn[-1]["timestamp"]
         assert events[-1]["event"] == "action" and events[-1]["name"] == "action_listen"
+
+
+def test_each_replica_runs_with_its_share_of_the_cores(cluster: Cluster) -> None:
+    for replica in cluster.replicas:
+        raw = Path(f"/proc/{replica.process.pid}/environ").read_bytes()
+        environ = dict(entry.split("=", 1) for entry in raw.decode().split("\0") if "=" in entry)
+        for name, threads in replica_threads(len(cluster.replicas)).items():
+            assert environ.get(name) == threads, f"{replica.name}: {name}={environ.get(name)}"
