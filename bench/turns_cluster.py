@@ -6,8 +6,9 @@ shoppers as bench/turns.py to nginx's REST channel (round robin over the replica
 p50/p95/p99 per turn type and the errors. It reads every process's CPU seconds (its children's included: the
 PostgreSQL back-ends, nginx's worker) before and after each run, prints CPU-seconds per turn per kind of process,
 and projects the turns/s of 4, 8 and 16 cores from them: all cores busy, ``cores / CPU-s per turn``, unless a
-single-threaded part (Redis, one nginx worker) caps it first; that assumes about one replica per core. The
-machine's load average is printed with each run: on a shared machine the figures are only as good as the idle CPU they got.
+single-threaded part (Redis, one nginx worker) caps it first; that assumes about one replica per core.
+The machine's load average is printed with each run: on a shared machine the figures are only as good as the idle
+CPU they got.
 """
 
 from __future__ import annotations
