@@ -30,13 +30,12 @@ from knowledge.campaigns import (
     delete_campaign,
     get_campaign,
     list_campaigns,
-    offer_for,
-    record_exposure,
     update_campaign,
 )
 from knowledge.campaigns.changes import PREDICATES, campaign_fields
 from knowledge.products import get_products
 from knowledge.sparql import KnowledgeGraphUnavailable
+from knowledge.usecases.recommendations import campaign_to_show
 
 campaigns = Blueprint("campaigns", url_prefix="/admin/campaigns")
 greetings = Blueprint("greetings", url_prefix="/shopper")
@@ -166,17 +165,12 @@ def signed_in_customer(request: Request) -> Optional[str]:
 
 def greeting(app: Any, customer: Optional[str], session: Optional[str]) -> dict[str, Any]:
     """The greeting offer for a signed-in customer: their segment's running campaign, unless held out."""
-    db, kg, settings = app.ctx.db, app.ctx.shop.kg, app.ctx.settings
-    offer = offer_for(kg, db, customer, date.today(), settings.campaign_holdout) if customer else None
+    settings = app.ctx.settings
+    offer = campaign_to_show(app.ctx.shop.kg, app.ctx.db, customer, session, date.today(), settings.campaign_holdout,
+                             source="store", every_time=True)
     if offer is None:
         return {"campaign": None}
-    products = [p for p in get_products(kg, list(offer.campaign.products)) if p.in_stock]
-    if not products:
-        return {"campaign": None}
-    record_exposure(db, offer, customer, session, "store", tuple(p.id for p in products))
-    if offer.control:
-        return {"campaign": None}
-    carousel = campaign_payload(offer.campaign, products, settings.public_url)
+    carousel = campaign_payload(offer.campaign, offer.products, settings.public_url)
     return {"campaign": {**carousel["campaign"], "cards": carousel["cards"]}}
 
 

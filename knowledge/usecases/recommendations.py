@@ -19,6 +19,7 @@ from knowledge.recommend.request import Request, parse_request
 from knowledge.recommend.shop import LiveRecommender, ShopRecommender, Suggestion, ensure_model
 from knowledge.shop import Shop
 from knowledge.shopdb.engine import DB
+from knowledge.sparql import SparqlEndpoint
 
 
 @dataclass(frozen=True)
@@ -80,16 +81,25 @@ class Recommendations:
 
     def campaign_offer(self, customer_id: Optional[str], session_id: Optional[str],
                        source: str = "chat") -> Optional[CampaignOffer]:
-        """The running campaign of the customer's segment to show now: once per conversation, never to its control
-        group (whose holding out is recorded all the same), and only with products in stock."""
-        if not customer_id:
-            return None
-        offer = offer_for(self.shop.kg, self.db, customer_id, self.today(), self.holdout)
-        if offer is None:
-            return None
-        products = [p for p in get_products(self.shop.kg, list(offer.campaign.products)) if p.in_stock]
-        if not products:
-            return None
-        if not record_exposure(self.db, offer, customer_id, session_id, source, tuple(p.id for p in products)):
-            return None  # already shown (or held out) in this conversation
-        return None if offer.control else CampaignOffer(offer.campaign, products)
+        """The running campaign of the customer's segment to show in this conversation, once (``campaign_to_show``)."""
+        return campaign_to_show(self.shop.kg, self.db, customer_id, session_id, self.today(), self.holdout, source)
+
+
+def campaign_to_show(kg: SparqlEndpoint, db: DB, customer_id: Optional[str], session_id: Optional[str], today: date,
+                     holdout: float, source: str = "chat", every_time: bool = False) -> Optional[CampaignOffer]:
+    """The running campaign of the customer's segment to show now, with its products in stock.
+
+    Never to its control group, whose holding out is recorded all the same; each conversation's first exposure
+    is recorded, and the offer is made only then unless ``every_time`` (the store page's greeting)."""
+    if not customer_id:
+        return None
+    offer = offer_for(kg, db, customer_id, today, holdout)
+    if offer is None:
+        return None
+    products = [p for p in get_products(kg, list(offer.campaign.products)) if p.in_stock]
+    if not products:
+        return None
+    first = record_exposure(db, offer, customer_id, session_id, source, tuple(p.id for p in products))
+    if offer.control or not (first or every_time):
+        return None
+    return CampaignOffer(offer.campaign, products)

@@ -173,7 +173,8 @@ def test_the_greeting_offers_the_campaign_to_its_segment_but_not_to_the_control_
     assert greeting(stack, held, "greet-2") == {"campaign": None}
     assert greeting(stack, outsider, "greet-3") == {"campaign": None}
     assert greeting(stack, "", "greet-4") == {"campaign": None}
-    greeting(stack, shown, "greet-1")  # the same conversation again: one exposure
+    again = greeting(stack, shown, "greet-1")["campaign"]  # the same conversation: shown again, logged once
+    assert again is not None and [c["id"] for c in again["cards"]] == list(OFFERED)
     logged = [(e["kind"], e["customer_id"], e["session_id"], e["source"]) for e in events(db, campaign_id="autumn-offer")]
     assert logged.count(("campaign_shown", shown, "greet-1", "store")) == 2  # one row per product shown
     assert ("campaign_held_out", held, "greet-2", "store") in logged
