@@ -10,7 +10,6 @@ answer to (a signed-in customer's is on record).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Text
 
@@ -23,9 +22,9 @@ from actions.common import last_said, previous_bot_action, transcript
 from actions.context import context
 from actions.identity import customer_id
 from knowledge import policies
+from knowledge.emails import find_email
 from knowledge.hours import OpeningHours, when
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 #: What the widget reads to know the conversation is with the team (``state``: waiting, ended).
 HANDOFF_PAYLOAD = "handoff"
 
@@ -112,12 +111,12 @@ class ValidateLeaveMessageForm(FormValidationAction):
     def validate_contact_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        found = EMAIL.search(value) if isinstance(value, str) else None
+        found = find_email(value)
         if found is None:
             dispatcher.utter_message(text="That doesn't look like an e-mail address. Which address should we "
                                           "answer to? (It looks like name@example.com.)")
             return {"contact_email": None}
-        return {"contact_email": found.group(0)}
+        return {"contact_email": found}
 
 
 class ActionStoreMessage(Action):

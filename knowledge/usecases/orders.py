@@ -8,11 +8,11 @@ cancelled or sent elsewhere; a return opens inside the window the graph's return
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Optional
 
+from knowledge.emails import find_email, normalize_email
 from knowledge.policies import ReturnPolicy, return_policy
 from knowledge.shopdb.engine import DB
 from knowledge.shopdb.orders import (
@@ -27,19 +27,6 @@ __all__ = ["OrderDesk", "Shopper", "StartedReturn", "find_email", "find_order_id
 #: The terms of a return when the graph states no return policy.
 DEFAULT_RETURN_POLICY = ReturnPolicy(window_days=30, refund_days=14, refund_method="your original payment method",
                                      condition="", free_returns=False)
-_EMAIL = re.compile(r"[^\s@<>\"']{1,64}@[^\s@<>\"']{1,190}\.[A-Za-z]{2,24}")
-
-
-def find_email(text: Any) -> Optional[str]:
-    """The first e-mail address written in a sentence, else None."""
-    found = _EMAIL.search(text) if isinstance(text, str) else None
-    return found.group(0) if found else None
-
-
-def normalize_email(text: Any) -> Optional[str]:
-    """The e-mail address in lower case when ``text`` is one (and nothing else), else None."""
-    text = text.strip() if isinstance(text, str) else ""
-    return text.lower() if _EMAIL.fullmatch(text) else None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ window the graph states, and order numbers and e-mail addresses as shoppers writ
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Optional
 
 import pytest
 
@@ -105,3 +106,12 @@ def test_without_a_policy_in_the_graph_the_default_terms_apply(shop_db: ShopDB) 
     desk = OrderDesk(shop_db, OxigraphStoreClient())
     assert desk.return_policy() == DEFAULT_RETURN_POLICY
     assert desk.start_return("SB-100003", ALEX).policy.window_days == 30
+
+
+@pytest.mark.parametrize(("text", "address"), [
+    ("o'brien@example.ie", "o'brien@example.ie"), ("(alex@example.com)", "alex@example.com"),
+    ("'alex@example.com'", "alex@example.com"), ("write to jürgen@beispiel.de.", "jürgen@beispiel.de"),
+    ("mail: a.b+c@sub.example.co.uk;", "a.b+c@sub.example.co.uk"), ("alex at example dot com", None),
+])
+def test_an_address_is_found_without_the_quotes_and_punctuation_around_it(text: str, address: Optional[str]) -> None:
+    assert find_email(text) == address
